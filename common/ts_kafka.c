@@ -1,0 +1,97 @@
+#include "ts_kafka.h"
+#include "ts_log.h"
+
+#include <string.h>
+
+void ts_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    ts_log_level lvl;
+    ts_log_ev *ev;
+
+    /* syslog levels: 0..3 error, 4 warning, 5..6 notice/info, 7 debug */
+    if (level <= 3)
+        lvl = TS_LOG_ERROR;
+    else if (level == 4)
+        lvl = TS_LOG_WARN;
+    else if (level <= 6)
+        lvl = TS_LOG_INFO;
+    else
+        lvl = TS_LOG_DEBUG;
+    ev = ts_log_begin(lvl, "rdkafka", "%s", buf);
+    ts_log_cstr(ev, "facility", fac);
+    ts_log_cstr(ev, "client", rk ? rd_kafka_name(rk) : "");
+    ts_log_end(ev);
+}
+
+ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,
+                         size_t errstr_size)
+{
+    char msg[512];
+
+    if (rd_kafka_conf_set(kc, key, value, msg, sizeof(msg)) != RD_KAFKA_CONF_OK)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "kafka.%s: %s", key, msg);
+    return TS_OK;
+}
+
+rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
+                                   const char *const *defaults, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+
+    rd_kafka_conf_set_log_cb(kc, ts_kafka_log_cb);
+    if (bootstrap && ts_kafka_conf_set(kc, "bootstrap.servers", bootstrap, errstr, errstr_size))
+        goto fail;
+    for (size_t i = 0; defaults && defaults[i]; i += 2)
+        if (ts_kafka_conf_set(kc, defaults[i], defaults[i + 1], errstr, errstr_size))
+            goto fail;
+    for (size_t i = 0; conf && i < conf->kafka_cnt; i++)
+        if (ts_kafka_conf_set(kc, conf->kafka[i].key, conf->kafka[i].value, errstr, errstr_size))
+            goto fail;
+    return kc;
+fail:
+    rd_kafka_conf_destroy(kc);
+    return NULL;
+}
+
+ts_err ts_kafka_error_to_err(const rd_kafka_error_t *error)
+{
+    rd_kafka_resp_err_t code;
+
+    if (!error)
+        return TS_OK;
+    code = rd_kafka_error_code(error);
+    if (rd_kafka_error_is_fatal(error))
+        return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                       code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH
+                   ? TS_ERR_FENCED
+                   : TS_ERR_KAFKA;
+    if (rd_kafka_error_txn_requires_abort(error))
+        return TS_ERR_ABORTABLE;
+    if (rd_kafka_error_is_retriable(error))
+        return TS_ERR_TIMEOUT;
+    return TS_ERR_KAFKA;
+}
+
+ts_err ts_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
+                                 int *brokers, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (err)
+        return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot fetch cluster metadata: %s",
+                         rd_kafka_err2str(err));
+    *partitions = -1;
+    if (brokers)
+        *brokers = md->broker_cnt;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, topic))
+            continue;
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            *partitions = md->topics[i].partition_cnt;
+        break;
+    }
+    rd_kafka_metadata_destroy(md);
+    return TS_OK;
+}
