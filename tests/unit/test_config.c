@@ -1,0 +1,185 @@
+#include "ts_config.h"
+
+#include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cfg {
+    char *app;
+    int64_t window;
+    int flag;
+    int format;
+};
+
+static const ts_conf_prop props[] = {
+    {"application.id", TS_CONF_STRING, offsetof(struct cfg, app), "tagstream", 0, 0, NULL,
+     "Application id.", 0},
+    {"window.size.ms", TS_CONF_INT, offsetof(struct cfg, window), "20000", 1, 86400000, NULL,
+     "Window size.", 0},
+    {"some.flag", TS_CONF_BOOL, offsetof(struct cfg, flag), "false", 0, 0, NULL, "A flag.", 0},
+    {"output.format", TS_CONF_ENUM, offsetof(struct cfg, format), "json", 0, 0, "json|long",
+     "Output format.", 0},
+    {NULL},
+};
+
+static char dir[] = "/tmp/ts-test-config-XXXXXX";
+static struct cfg cfg;
+static ts_conf conf;
+static char err[512];
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    memset(&cfg, 0, sizeof(cfg));
+    cr_assert_eq(ts_conf_init(&conf, props, &cfg, err, sizeof(err)), TS_OK, "%s", err);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    ts_conf_destroy(&conf);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+Test(config, defaults)
+{
+    cr_expect_str_eq(cfg.app, "tagstream");
+    cr_expect_eq(cfg.window, 20000);
+    cr_expect_eq(cfg.flag, 0);
+    cr_expect_eq(cfg.format, 0);
+}
+
+Test(config, properties_file_syntax)
+{
+    const char *p = write_file("a.properties", "# comment\n"
+                                               "! another comment\n"
+                                               "   \n"
+                                               "application.id = my\\\n"
+                                               "    app\n"
+                                               "window.size.ms:60000\n"
+                                               "some.flag true\n"
+                                               "output.format=LONG\r\n"
+                                               "kafka.security.protocol=SASL_SSL\n"
+                                               "kafka.sasl.password=p\\u00e4ss\\=word\n");
+
+    cr_assert_eq(ts_conf_load_file(&conf, p, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_str_eq(cfg.app, "myapp");
+    cr_expect_eq(cfg.window, 60000);
+    cr_expect_eq(cfg.flag, 1);
+    cr_expect_eq(cfg.format, 1);
+    cr_assert_eq(conf.kafka_cnt, 2);
+    cr_expect_str_eq(conf.kafka[0].key, "security.protocol");
+    cr_expect_str_eq(conf.kafka[1].value, "p\xc3\xa4ss=word");
+}
+
+Test(config, file_errors_name_file_and_line)
+{
+    const char *p = write_file("b.properties", "application.id=x\n\nwindow.size.ms=abc\n");
+
+    cr_expect_eq(ts_conf_load_file(&conf, p, err, sizeof(err)), TS_ERR_INVALID);
+    cr_expect(strstr(err, "b.properties:3: window.size.ms") != NULL, "got: %s", err);
+    p = write_file("c.properties", "no.such.key=1\n");
+    cr_expect_eq(ts_conf_load_file(&conf, p, err, sizeof(err)), TS_ERR_INVALID);
+    cr_expect(strstr(err, "c.properties:1: no.such.key: unknown") != NULL, "got: %s", err);
+    cr_expect_eq(ts_conf_load_file(&conf, "/nonexistent/x", err, sizeof(err)), TS_ERR_IO);
+}
+
+Test(config, bad_values_name_the_key)
+{
+    cr_expect_eq(ts_conf_set(&conf, "window.size.ms", "0", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_ERR_INVALID);
+    cr_expect(strstr(err, "window.size.ms: 0 is out of range") != NULL, "got: %s", err);
+    cr_expect_eq(ts_conf_set(&conf, "window.size.ms", "12x", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_ERR_INVALID);
+    cr_expect_eq(ts_conf_set(&conf, "output.format", "xml", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_ERR_INVALID);
+    cr_expect(strstr(err, "json|long") != NULL, "got: %s", err);
+    cr_expect_eq(ts_conf_set(&conf, "some.flag", "maybe", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_ERR_INVALID);
+    cr_expect_eq(ts_conf_set(&conf, "kafka.", "x", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_ERR_INVALID);
+    cr_expect_eq(cfg.window, 20000, "a refused value changes nothing");
+}
+
+static int unknown_seen;
+static void on_unknown(const char *var)
+{
+    (void)var;
+    unknown_seen++;
+}
+
+Test(config, precedence_file_env_flags)
+{
+    const char *p = write_file("d.properties", "application.id=from-file\nwindow.size.ms=1000\n"
+                                               "output.format=long\n");
+    char *envp[] = {"TAGSTREAM_APPLICATION_ID=from-env",
+                    "TAGSTREAM_WINDOW_SIZE_MS=2000",
+                    "TAGSTREAM_KAFKA_SASL_USERNAME=u",
+                    "TAGSTREAM_NOT_A_KEY=1",
+                    "OTHER=1",
+                    NULL};
+    int help;
+
+    cr_assert_eq(ts_conf_load_file(&conf, p, err, sizeof(err)), TS_OK, "%s", err);
+    cr_assert_eq(ts_conf_load_env(&conf, "TAGSTREAM_", envp, on_unknown, err, sizeof(err)), TS_OK,
+                 "%s", err);
+    cr_expect_str_eq(cfg.app, "from-env");
+    cr_expect_eq(cfg.window, 2000);
+    cr_expect_eq(cfg.format, 1, "the file's value stays where nothing overrides it");
+    cr_expect_eq(unknown_seen, 1);
+    cr_expect_str_eq(conf.kafka[0].key, "sasl.username");
+
+    char *argv[] = {"prog",      "-X",          "window.size.ms=3000", "--application.id",
+                    "from-flag", "--some.flag", "-Xkafka.acks=all",    NULL};
+    cr_assert_eq(ts_conf_cli(&conf, 7, argv, NULL, &help, NULL, err, sizeof(err)), TS_OK, "%s",
+                 err);
+    cr_expect_eq(cfg.window, 3000);
+    cr_expect_str_eq(cfg.app, "from-flag");
+    cr_expect_eq(cfg.flag, 1);
+    cr_expect_eq(help, 0);
+    cr_expect_eq(ts_conf_source_of(&conf, "window.size.ms"), TS_CONF_SRC_FLAG);
+    cr_expect_eq(ts_conf_source_of(&conf, "output.format"), TS_CONF_SRC_FILE);
+}
+
+Test(config, cli_errors)
+{
+    int help;
+    char *a1[] = {"prog", "--nope", "1", NULL};
+    char *a2[] = {"prog", "-X", "novalue", NULL};
+    char *a3[] = {"prog", "stray", NULL};
+    char *a4[] = {"prog", "--help", NULL};
+
+    cr_expect_eq(ts_conf_cli(&conf, 3, a1, NULL, &help, NULL, err, sizeof(err)), TS_ERR_INVALID);
+    cr_expect(strstr(err, "--nope") != NULL, "got: %s", err);
+    cr_expect_eq(ts_conf_cli(&conf, 3, a2, NULL, &help, NULL, err, sizeof(err)), TS_ERR_INVALID);
+    cr_expect_eq(ts_conf_cli(&conf, 2, a3, NULL, &help, NULL, err, sizeof(err)), TS_ERR_INVALID);
+    cr_expect_eq(ts_conf_cli(&conf, 2, a4, NULL, &help, NULL, err, sizeof(err)), TS_OK);
+    cr_expect_eq(help, 1);
+}
+
+Test(config, secrets_are_recognized)
+{
+    cr_expect(ts_conf_key_is_secret("sasl.password"));
+    cr_expect(ts_conf_key_is_secret("bearer.token"));
+    cr_expect_not(ts_conf_key_is_secret("sasl.username"));
+}
