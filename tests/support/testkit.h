@@ -1,0 +1,65 @@
+/*
+ * testkit: helpers for tests that run against the real local broker
+ * (infra/local/kafka). Every helper fails the current Criterion test on error,
+ * so tests read as the steps they take.
+ *
+ * The cluster is found through TAGSTREAM_TEST_BOOTSTRAP, else the bootstrap
+ * file of the cluster in TAGSTREAM_KAFKA_DIR (set by CTest).
+ */
+#ifndef TESTKIT_H
+#define TESTKIT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tk_record {
+    char *key; /* NUL-terminated copies (NULL for a null key/value) */
+    size_t key_len;
+    char *value;
+    size_t value_len;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp;
+} tk_record;
+
+typedef struct tk_records {
+    tk_record *v;
+    size_t n;
+} tk_records;
+
+/* Bootstrap servers of the test cluster (static storage). */
+const char *tk_bootstrap(void);
+
+/* A topic name unique to this process and call: "<prefix>-<pid>-<n>". */
+char *tk_unique(const char *prefix);
+
+/* Create a topic; config is NULL-terminated name, value pairs or NULL. */
+void tk_create_topic(const char *topic, int partitions, int replication, const char *const *config);
+void tk_delete_topic(const char *topic);
+
+/* A producer; txid NULL for a plain idempotent one. The caller destroys it. */
+rd_kafka_t *tk_producer(const char *txid, const char *const *extra_conf);
+
+/* Produce one record and wait for it (non-transactional producer). */
+void tk_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *key,
+                const char *value, int64_t timestamp);
+
+/*
+ * Read a topic from the beginning until `expect` records were read (if > 0)
+ * or nothing new came for idle_ms. read_committed unless uncommitted != 0.
+ */
+tk_records tk_consume_all(const char *topic, int uncommitted, size_t expect, int idle_ms);
+void tk_records_free(tk_records *r);
+
+/* A consumer in `group` (read_committed, no auto-commit) subscribed to topic,
+ * polled until it has an assignment. */
+rd_kafka_t *tk_group_consumer(const char *group, const char *topic);
+
+/* Committed offset of topic/partition for the group (-1001 when none). */
+int64_t tk_committed(const char *group, const char *topic, int32_t partition);
+
+/* Milliseconds since the epoch. */
+int64_t tk_now_ms(void);
+
+#endif
