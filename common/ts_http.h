@@ -1,0 +1,45 @@
+/*
+ * ts_http: the small HTTP endpoint of the processor and the producer
+ * (libmicrohttpd, its own thread):
+ *
+ *   GET /health   200 while the process loop is alive, else 503
+ *   GET /ready    200 when the process is ready to serve, else 503
+ *                 (processor: every assigned task restored; producer:
+ *                 connected to its source and to Kafka)
+ *   GET /metrics  the registry in the Prometheus text format, 0.0.4
+ *
+ * /health and /ready answer a small JSON object {"status":"ok"|"unavailable",
+ * ...detail}; the detail comes from the callbacks.
+ *
+ * Thread: the callbacks and the metric rendering run on the HTTP thread, so
+ * they may only read state that is safe to read from another thread
+ * (atomics, or data under the owner's lock).
+ */
+#ifndef TS_HTTP_H
+#define TS_HTTP_H
+
+#include "ts_buf.h"
+#include "ts_err.h"
+#include "ts_metrics.h"
+
+typedef struct ts_http ts_http;
+
+/* Returns 1 if healthy / ready, 0 if not; may append JSON members (without
+ * braces, e.g. `"tasks_restoring":2`) to detail. */
+typedef int(ts_http_check_cb)(void *opaque, ts_buf *detail);
+
+/*
+ * Listen on `listen` ("HOST:PORT", "HOST" may be empty for every address,
+ * PORT 0 for any free port). health and ready may be NULL (always 200).
+ * Returns NULL with a message when the address cannot be bound.
+ */
+ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb *health,
+                       ts_http_check_cb *ready, void *opaque, char *errstr, size_t errstr_size);
+
+/* The port actually bound. */
+int ts_http_port(const ts_http *h);
+
+/* Stop serving and free; waits for requests in flight. NULL ok. */
+void ts_http_stop(ts_http *h);
+
+#endif
