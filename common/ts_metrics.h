@@ -38,13 +38,17 @@ void ts_metrics_destroy(ts_metrics *m);
 /*
  * `labels` is NULL or a rendered label list without braces, e.g.
  * `reason="null_value",topic="twitter_input"` (build it with
- * ts_metrics_labels). Returns NULL only when out of memory or when the name
- * is already registered with another type.
+ * ts_metrics_labels). Returns NULL only when m is NULL, when out of memory or
+ * when the name is already registered with another type (or by a collector).
  */
 ts_counter *ts_metrics_counter(ts_metrics *m, const char *name, const char *help,
                                const char *labels);
 ts_gauge *ts_metrics_gauge(ts_metrics *m, const char *name, const char *help, const char *labels);
-/* bounds: ascending upper bounds of the buckets (+Inf is implicit). */
+/*
+ * bounds: ascending upper bounds of the buckets (+Inf is implicit; they are
+ * copied sorted, without duplicates and non-finite values). Registering the
+ * same name and labels again returns the first histogram, bounds included.
+ */
 ts_histogram *ts_metrics_histogram(ts_metrics *m, const char *name, const char *help,
                                    const char *labels, const double *bounds, size_t nbounds);
 
@@ -59,19 +63,22 @@ void ts_histogram_observe(ts_histogram *h, double v);
  * A collector appends lines for `name` (a family of type "gauge" or
  * "counter") at render time, e.g. `tagstream_consumer_lag{partition="0"} 12\n`.
  * The registry writes the # HELP and # TYPE lines. The callback must not call
- * back into the registry.
+ * back into the registry. Returns TS_ERR_INVALID for another type or a NULL
+ * m or cb, TS_ERR_EXISTS when the name is taken, TS_ERR_NOMEM.
  */
 typedef void(ts_metrics_collect_cb)(void *opaque, ts_buf *out);
-ts_err ts_metrics_add_collector(ts_metrics *m, const char *name, const char *help,
-                                const char *type, ts_metrics_collect_cb *cb, void *opaque);
+ts_err ts_metrics_add_collector(ts_metrics *m, const char *name, const char *help, const char *type,
+                                ts_metrics_collect_cb *cb, void *opaque);
 
-/* Render every family in the exposition format into out (appended). */
+/* Render every family in the exposition format into out (appended), in
+ * registration order. Returns TS_ERR_NOMEM when out has failed. */
 ts_err ts_metrics_render(ts_metrics *m, ts_buf *out);
 
 /*
  * Render label pairs into dst (dst_size bytes, always terminated), escaping
  * values as the format requires (\\ \" \n): pairs is a NULL-terminated list
- * of name, value. Returns dst.
+ * of name, value. A pair that does not fit is left out whole, with every
+ * pair after it, so dst always holds a valid list. Returns dst.
  */
 char *ts_metrics_labels(char *dst, size_t dst_size, const char *const *pairs);
 

@@ -1,0 +1,2 @@
+# Operations: the metrics registry.
+ts_unit_test(test_metrics ts_common)
