@@ -9,7 +9,8 @@
  *   GET /metrics  the registry in the Prometheus text format, 0.0.4
  *
  * /health and /ready answer a small JSON object {"status":"ok"|"unavailable",
- * ...detail}; the detail comes from the callbacks.
+ * ...detail}; the detail comes from the callbacks. Other paths answer 404,
+ * other methods 405. Every answer closes its connection.
  *
  * Thread: the callbacks and the metric rendering run on the HTTP thread, so
  * they may only read state that is safe to read from another thread
@@ -39,7 +40,11 @@ ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb
 /* The port actually bound. */
 int ts_http_port(const ts_http *h);
 
-/* Stop serving and free; waits for requests in flight. NULL ok. */
+/*
+ * Stop serving and free; NULL ok. New connections are refused at once, the
+ * answers in flight get up to 2 s to finish, and no callback runs after this
+ * returns.
+ */
 void ts_http_stop(ts_http *h);
 
 #endif

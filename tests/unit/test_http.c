@@ -1,0 +1,440 @@
+/*
+ * ts_http over real loopback TCP, with libcurl as the client.
+ */
+#include "ts_http.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+typedef struct response {
+    long status;
+    ts_buf body;
+    char type[128];
+    char allow[64];
+} response;
+
+static size_t on_body(char *p, size_t size, size_t n, void *opaque)
+{
+    response *r = opaque;
+
+    ts_buf_append(&r->body, p, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *opaque)
+{
+    response *r = opaque;
+    size_t len = size * n;
+
+    if (len > 6 && !strncasecmp(p, "Allow:", 6)) {
+        size_t v = 6;
+        while (v < len && p[v] == ' ')
+            v++;
+        snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(len - v), p + v);
+        r->allow[strcspn(r->allow, "\r\n")] = '\0';
+    }
+    return len;
+}
+
+/* One request; returns the curl result (CURLE_OK when a response came). */
+static CURLcode request(int port, const char *method, const char *path, response *r)
+{
+    char url[128];
+    CURLcode rc;
+    CURL *c = curl_easy_init();
+    char *type = NULL;
+
+    cr_assert_not_null(c);
+    memset(r, 0, sizeof(*r));
+    ts_buf_init(&r->body, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (!strcmp(method, "POST"))
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
+    else if (!strcmp(method, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET"))
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+    if (type)
+        snprintf(r->type, sizeof(r->type), "%s", type);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+static void get_ok(int port, const char *method, const char *path, response *r)
+{
+    CURLcode rc = request(port, method, path, r);
+
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+}
+
+/* The body as JSON, with "status" checked. */
+static json_t *parse_status(response *r, const char *status)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+
+    cr_assert_not_null(j, "not JSON (%s): %s", jerr.text, r->body.data);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "status")), status, "%s", r->body.data);
+    return j;
+}
+
+static void setup(void)
+{
+    cr_assert_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+}
+
+static void teardown(void)
+{
+    curl_global_cleanup();
+}
+
+TestSuite(http, .init = setup, .fini = teardown);
+
+struct state {
+    atomic_int alive;
+    atomic_int ready;
+    atomic_int restoring;
+};
+
+static int check_health(void *opaque, ts_buf *detail)
+{
+    struct state *s = opaque;
+
+    ts_buf_puts(detail, "\"loop\":");
+    ts_buf_puts(detail, atomic_load(&s->alive) ? "\"running\"" : "\"stalled\"");
+    return atomic_load(&s->alive);
+}
+
+static int check_ready(void *opaque, ts_buf *detail)
+{
+    struct state *s = opaque;
+    int restoring = atomic_load(&s->restoring);
+
+    ts_buf_printf(detail, "\"tasks_restoring\":%d,\"tasks\":[\"0_0\",\"0_1\"]", restoring);
+    return atomic_load(&s->ready) && restoring == 0;
+}
+
+Test(http, health_and_ready_follow_the_callbacks)
+{
+    struct state s;
+    char err[256] = "";
+    ts_http *h;
+    response r;
+    json_t *j;
+    int port;
+
+    atomic_init(&s.alive, 1);
+    atomic_init(&s.ready, 0);
+    atomic_init(&s.restoring, 2);
+    h = ts_http_start("127.0.0.1:0", NULL, check_health, check_ready, &s, err, sizeof(err));
+    cr_assert_not_null(h, "%s", err);
+    port = ts_http_port(h);
+
+    get_ok(port, "GET", "/health", &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.type, "application/json");
+    j = parse_status(&r, "ok");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "loop")), "running");
+    json_decref(j);
+    ts_buf_free(&r.body);
+
+    get_ok(port, "GET", "/ready", &r);
+    cr_expect_eq(r.status, 503);
+    cr_expect_str_eq(r.type, "application/json");
+    j = parse_status(&r, "unavailable");
+    cr_expect_eq(json_integer_value(json_object_get(j, "tasks_restoring")), 2);
+    cr_expect_eq(json_array_size(json_object_get(j, "tasks")), 2);
+    json_decref(j);
+    ts_buf_free(&r.body);
+
+    /* Restored: ready. Loop stalls: unhealthy, still ready. */
+    atomic_store(&s.restoring, 0);
+    atomic_store(&s.ready, 1);
+    atomic_store(&s.alive, 0);
+    get_ok(port, "GET", "/ready", &r);
+    cr_expect_eq(r.status, 200);
+    j = parse_status(&r, "ok");
+    cr_expect_eq(json_integer_value(json_object_get(j, "tasks_restoring")), 0);
+    json_decref(j);
+    ts_buf_free(&r.body);
+
+    get_ok(port, "GET", "/health", &r);
+    cr_expect_eq(r.status, 503);
+    j = parse_status(&r, "unavailable");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "loop")), "stalled");
+    json_decref(j);
+    ts_buf_free(&r.body);
+
+    ts_http_stop(h);
+}
+
+Test(http, without_callbacks_always_ok)
+{
+    char err[256] = "";
+    ts_http *h = ts_http_start("127.0.0.1:0", NULL, NULL, NULL, NULL, err, sizeof(err));
+    response r;
+
+    cr_assert_not_null(h, "%s", err);
+    get_ok(ts_http_port(h), "GET", "/health", &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body.data, "{\"status\":\"ok\"}");
+    ts_buf_free(&r.body);
+    get_ok(ts_http_port(h), "GET", "/ready", &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body.data, "{\"status\":\"ok\"}");
+    ts_buf_free(&r.body);
+    /* No registry: an empty exposition. */
+    get_ok(ts_http_port(h), "GET", "/metrics", &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_eq(r.body.len, 0);
+    ts_buf_free(&r.body);
+    ts_http_stop(h);
+}
+
+static void lag_collector(void *opaque, ts_buf *out)
+{
+    (void)opaque;
+    ts_buf_puts(out, "tagstream_consumer_lag{partition=\"0\"} 12\n");
+}
+
+Test(http, metrics_body_is_the_rendered_registry)
+{
+    static const double bounds[] = {0.1, 1};
+    ts_metrics *m = ts_metrics_new();
+    ts_buf expect = TS_BUF_INIT;
+    char err[256] = "";
+    ts_http *h;
+    response r;
+
+    ts_counter_add(ts_metrics_counter(m, "tagstream_records_read_total", "Records read.",
+                                      "topic=\"twitter_input\""),
+                   7);
+    ts_gauge_set(ts_metrics_gauge(m, "tagstream_tasks_restoring", "Restoring.", NULL), 1);
+    ts_histogram_observe(
+        ts_metrics_histogram(m, "tagstream_commit_duration_seconds", "Commit.", NULL, bounds, 2),
+        0.5);
+    cr_assert_eq(
+        ts_metrics_add_collector(m, "tagstream_consumer_lag", "Lag.", "gauge", lag_collector, NULL),
+        TS_OK);
+    h = ts_http_start("127.0.0.1:0", m, NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(h, "%s", err);
+
+    get_ok(ts_http_port(h), "GET", "/metrics", &r);
+    cr_assert_eq(ts_metrics_render(m, &expect), TS_OK);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.type, "text/plain; version=0.0.4; charset=utf-8");
+    cr_expect_eq(r.body.len, expect.len);
+    cr_expect_str_eq(r.body.data, expect.data);
+    cr_expect(strstr(r.body.data, "tagstream_consumer_lag{partition=\"0\"} 12\n"));
+    ts_buf_free(&r.body);
+
+    /* Every scrape renders afresh. */
+    ts_gauge_set(ts_metrics_gauge(m, "tagstream_tasks_restoring", "Restoring.", NULL), 0);
+    get_ok(ts_http_port(h), "GET", "/metrics", &r);
+    cr_expect(strstr(r.body.data, "\ntagstream_tasks_restoring 0\n"), "%s", r.body.data);
+    ts_buf_free(&r.body);
+
+    ts_http_stop(h);
+    ts_buf_free(&expect);
+    ts_metrics_destroy(m);
+}
+
+Test(http, unknown_paths_and_other_methods)
+{
+    static const char *const paths[] = {"/", "/nope", "/metrics/", "/healthz", "/Health"};
+    static const char *const methods[] = {"POST", "PUT", "DELETE", "HEAD"};
+    char err[256] = "";
+    ts_http *h = ts_http_start("127.0.0.1:0", NULL, NULL, NULL, NULL, err, sizeof(err));
+    response r;
+
+    cr_assert_not_null(h, "%s", err);
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        get_ok(ts_http_port(h), "GET", paths[i], &r);
+        cr_expect_eq(r.status, 404, "%s", paths[i]);
+        ts_buf_free(&r.body);
+    }
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        get_ok(ts_http_port(h), methods[i], "/metrics", &r);
+        cr_expect_eq(r.status, 405, "%s", methods[i]);
+        cr_expect_str_eq(r.allow, "GET", "%s", methods[i]);
+        ts_buf_free(&r.body);
+    }
+    /* The query string is not part of the path. */
+    get_ok(ts_http_port(h), "GET", "/health?verbose=1", &r);
+    cr_expect_eq(r.status, 200);
+    ts_buf_free(&r.body);
+    ts_http_stop(h);
+}
+
+Test(http, port_zero_binds_a_real_port)
+{
+    char err[256] = "", listen[64];
+    ts_http *h = ts_http_start("127.0.0.1:0", NULL, NULL, NULL, NULL, err, sizeof(err));
+    ts_http *again, *any;
+    response r;
+    int port;
+
+    cr_assert_not_null(h, "%s", err);
+    port = ts_http_port(h);
+    cr_expect(port > 0 && port < 65536, "port %d", port);
+
+    /* The port is really taken: binding it again fails with a message. */
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    again = ts_http_start(listen, NULL, NULL, NULL, NULL, err, sizeof(err));
+    cr_expect_null(again);
+    cr_expect(strstr(err, listen), "%s", err);
+    ts_http_stop(again);
+
+    /* An empty host listens on every address, loopback included. */
+    any = ts_http_start(":0", NULL, NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(any, "%s", err);
+    cr_expect_neq(ts_http_port(any), 0);
+    get_ok(ts_http_port(any), "GET", "/health", &r);
+    cr_expect_eq(r.status, 200);
+    ts_buf_free(&r.body);
+    ts_http_stop(any);
+
+    /* A host name resolves. */
+    any = ts_http_start("localhost:0", NULL, NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(any, "%s", err);
+    cr_expect_neq(ts_http_port(any), 0);
+    ts_http_stop(any);
+
+    ts_http_stop(h);
+    cr_expect_eq(ts_http_port(NULL), 0);
+}
+
+Test(http, bad_listen_addresses_fail)
+{
+    static const char *const bad[] = {"",
+                                      "9090",
+                                      "127.0.0.1",
+                                      "127.0.0.1:",
+                                      "127.0.0.1:x",
+                                      "127.0.0.1:65536",
+                                      "127.0.0.1:-1",
+                                      "[::1",
+                                      "[::1]9090",
+                                      "no-such-host.invalid:0"};
+    char err[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        cr_expect_null(ts_http_start(bad[i], NULL, NULL, NULL, NULL, err, sizeof(err)), "%s",
+                       bad[i]);
+        cr_expect_neq(err[0], '\0', "no message for %s", bad[i]);
+    }
+}
+
+/* A probe that takes its time, to stop the server while it runs. */
+struct slow {
+    atomic_int entered;
+    atomic_int finished;
+};
+
+static int check_slow(void *opaque, ts_buf *detail)
+{
+    struct slow *s = opaque;
+    struct timespec pause = {0, 300 * 1000 * 1000};
+
+    (void)detail;
+    atomic_store(&s->entered, 1);
+    nanosleep(&pause, NULL);
+    atomic_store(&s->finished, 1);
+    return 1;
+}
+
+struct client {
+    int port;
+    const char *path;
+    int rounds;
+    atomic_int *go;
+    int complete; /* whole 200 answers */
+    int broken;   /* answers that came, but not whole */
+};
+
+static void *client_thread(void *arg)
+{
+    struct client *c = arg;
+
+    while (!atomic_load(c->go))
+        ;
+    for (int i = 0; i < c->rounds; i++) {
+        response r;
+
+        /* Once the server stops, requests fail: that is expected. A
+         * response that does arrive must be whole. */
+        if (request(c->port, "GET", c->path, &r) == CURLE_OK && r.status == 200 && r.body.len > 0 &&
+            r.body.data[r.body.len - 1] == (c->path[1] == 'm' ? '\n' : '}'))
+            c->complete++;
+        ts_buf_free(&r.body);
+    }
+    return NULL;
+}
+
+Test(http, stop_waits_for_requests_in_flight)
+{
+    struct slow s;
+    ts_metrics *m = ts_metrics_new();
+    char err[256] = "";
+    atomic_int go;
+    struct client c[3];
+    pthread_t tid[3];
+    response r;
+    ts_http *h;
+    int port;
+
+    atomic_init(&s.entered, 0);
+    atomic_init(&s.finished, 0);
+    atomic_init(&go, 0);
+    for (int i = 0; i < 50; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "tagstream_series_%d_total", i);
+        ts_counter_add(ts_metrics_counter(m, name, "Filler.", NULL), (uint64_t)i);
+    }
+    h = ts_http_start("127.0.0.1:0", m, NULL, check_slow, &s, err, sizeof(err));
+    cr_assert_not_null(h, "%s", err);
+
+    c[0] = (struct client){ts_http_port(h), "/ready", 1, &go, 0};
+    c[1] = (struct client){ts_http_port(h), "/metrics", 200, &go, 0};
+    c[2] = (struct client){ts_http_port(h), "/metrics", 200, &go, 0};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&tid[i], NULL, client_thread, &c[i]), 0);
+    atomic_store(&go, 1);
+    while (!atomic_load(&s.entered))
+        ;
+
+    port = ts_http_port(h);
+    ts_http_stop(h);
+    /* The probe was running when stop began; stop returned only after it. */
+    cr_expect_eq(atomic_load(&s.finished), 1, "stop returned while a request was in flight");
+
+    for (int i = 0; i < 3; i++)
+        pthread_join(tid[i], NULL);
+    /* The request in flight got its whole answer. */
+    cr_expect_eq(c[0].complete, 1, "the /ready request in flight was not answered");
+    /* Every /metrics answer that came was whole; after the stop nothing
+     * answers. */
+    cr_expect_eq(c[0].broken + c[1].broken + c[2].broken, 0);
+    cr_expect_neq(request(port, "GET", "/health", &r), CURLE_OK);
+    ts_buf_free(&r.body);
+    ts_metrics_destroy(m);
+}
