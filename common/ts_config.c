@@ -413,6 +413,8 @@ ts_err ts_conf_load_env(ts_conf *c, const char *prefix, char **envp,
         if (nl == 0 || nl >= sizeof(key))
             continue;
         ts_conf_env_to_key(*e + pl, nl, key);
+        if (!strcmp(key, "kafka.dir") || !strcmp(key, "kafka.heap")) /* infra/local/kafka's */
+            continue;
         /* Keys with dashes or underscores cannot come from the environment;
          * none of ours have them. A name that maps to no key is not ours. */
         if (strncmp(key, TS_CONF_KAFKA_PREFIX, strlen(TS_CONF_KAFKA_PREFIX)) &&
