@@ -1,0 +1,83 @@
+/*
+ * ts_restore: replays changelog partitions into task stores.
+ *
+ * The restorer owns one plain (group-less) consumer with
+ * isolation.level=read_committed, assigned to the changelog partitions being
+ * restored. The processor loop drives it a slice at a time
+ * (ts_restore_step), between polls of its group consumer, so no restore,
+ * however long, keeps the group consumer from polling within
+ * max.poll.interval.ms.
+ *
+ * A restore reads from a start offset to the partition's last stable offset
+ * at the time it began (read_committed: aborted records and transaction
+ * markers are skipped) and writes the records as they are (the changelog's
+ * key and value bytes are the store's) in batches with the WAL off, then
+ * flushes the store once. Replaying a record twice is harmless: values are
+ * absolute counts, and tombstones are deletes.
+ *
+ * Thread: the processor loop only.
+ */
+#ifndef TS_RESTORE_H
+#define TS_RESTORE_H
+
+#include "ts_config.h"
+#include "ts_err.h"
+#include "ts_store.h"
+
+#include <stdint.h>
+
+typedef struct ts_restore ts_restore;
+
+typedef struct ts_restore_progress {
+    int64_t start;    /* first offset replayed */
+    int64_t end;      /* last stable offset when the restore began */
+    int64_t position; /* next offset to read */
+    uint64_t records; /* records applied so far */
+    int64_t started_ms;
+} ts_restore_progress;
+
+/* conf: for kafka.* passthrough (security settings); may be NULL. */
+ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *topic,
+                      int batch_records, ts_restore **out, char *errstr, size_t errstr_size);
+void ts_restore_destroy(ts_restore *r); /* NULL ok */
+
+/*
+ * The changelog partition's low watermark and last stable offset
+ * (ListOffsets, read_committed).
+ */
+ts_err ts_restore_watermarks(ts_restore *r, int32_t partition, int timeout_ms, int64_t *low,
+                             int64_t *end, char *errstr, size_t errstr_size);
+
+/*
+ * Start replaying partition into store from offset `from` up to `end` (from
+ * ts_restore_watermarks). The store must stay open until the restore is done
+ * or removed. If from >= end it is done at once.
+ */
+ts_err ts_restore_add(ts_restore *r, int32_t partition, ts_store *store, int64_t from, int64_t end,
+                      char *errstr, size_t errstr_size);
+
+/* Stop restoring a partition (its task was revoked); nothing more is written. */
+void ts_restore_remove(ts_restore *r, int32_t partition);
+
+/*
+ * Restore for up to budget_ms. Partitions that finished are reported
+ * through done[] (up to done_cap; the rest on the next call), each with the
+ * offset after the last record replayed (the store's new changelog offset).
+ * A partition in done[] is no longer tracked. TS_ERR_STORE/TS_ERR_KAFKA on
+ * failure (the partition concerned is in *failed, and removed).
+ */
+typedef struct ts_restore_done {
+    int32_t partition;
+    int64_t next_offset;
+    uint64_t records;
+    int64_t elapsed_ms;
+} ts_restore_done;
+
+ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size_t done_cap,
+                       size_t *ndone, int32_t *failed, char *errstr, size_t errstr_size);
+
+/* Number of partitions being restored, and the progress of one. */
+size_t ts_restore_active(const ts_restore *r);
+int ts_restore_get_progress(const ts_restore *r, int32_t partition, ts_restore_progress *p);
+
+#endif
