@@ -152,12 +152,13 @@ ts_err ts_conf_init(ts_conf *c, const ts_conf_prop *props, void *base, char *err
     c->src = calloc(c->nprops + 1, 1);
     if (!c->src)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    /* The struct may be uninitialized: no string field holds anything yet. */
+    for (const ts_conf_prop *p = props; p->name; p++)
+        if (p->type == TS_CONF_STRING)
+            *(char **)ts_conf_field(c, p) = NULL;
     for (const ts_conf_prop *p = props; p->name; p++) {
-        if (!p->def) {
-            if (p->type == TS_CONF_STRING)
-                *(char **)ts_conf_field(c, p) = NULL;
+        if (!p->def)
             continue;
-        }
         err = ts_conf_assign(c, p, p->def, errstr, errstr_size);
         if (err) {
             ts_conf_destroy(c);

@@ -1,0 +1,100 @@
+#include "ts_proc_config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define F(field) offsetof(ts_proc_config, field)
+#define MAXI     INT64_MAX
+
+const ts_conf_prop ts_proc_config_props[] = {
+    {"bootstrap.servers", TS_CONF_STRING, F(bootstrap_servers), NULL, 0, 0, NULL,
+     "Kafka brokers to connect to, host:port[,host:port...]. Required.", 0},
+    {"application.id", TS_CONF_STRING, F(application_id), "tagstream", 0, 0, NULL,
+     "Consumer group, prefix of the internal topics and of transactional.id; the instances of "
+     "one application share it.",
+     0},
+    {"instance.id", TS_CONF_STRING, F(instance_id), NULL, 0, 0, NULL,
+     "This instance's id (transactional.id = application.id-instance.id). Unset: generated once "
+     "and kept in the state directory, so a restarted instance fences its predecessor.",
+     0},
+    {"state.dir", TS_CONF_STRING, F(state_dir), "/tmp/tagstream", 0, 0, NULL,
+     "Directory of the RocksDB stores: <state.dir>/<application.id>/<task>/.", 0},
+    {"commit.interval.ms", TS_CONF_INT, F(commit_interval_ms), "100", 1, 600000, NULL,
+     "How often the open transaction commits (results, changelog, offsets).", 0},
+    {"input.topic", TS_CONF_STRING, F(input_topic), "twitter_input", 0, 0, NULL,
+     "Topic of hashtags to count (value: one hashtag, UTF-8; key ignored).", 0},
+    {"output.topic", TS_CONF_STRING, F(output_topic), "twitter_output", 0, 0, NULL,
+     "Topic of the windowed results (key: the hashtag).", 0},
+    {"window.size.ms", TS_CONF_INT, F(window_size_ms), "20000", 1, 31536000000LL, NULL,
+     "Tumbling window size, windows aligned to the epoch.", 0},
+    {"window.grace.ms", TS_CONF_INT, F(window_grace_ms), "0", 0, 31536000000LL, NULL,
+     "How long after a window's end records for it are still counted.", 0},
+    {"window.retention.ms", TS_CONF_INT, F(window_retention_ms), "3600000", 1, 31536000000LL, NULL,
+     "How long after its end a window stays in the store (for tagstream-store); at least "
+     "window.size.ms + window.grace.ms.",
+     0},
+    {"min.length", TS_CONF_INT, F(min_length), "1", 0, MAXI, NULL,
+     "Count a hashtag only if its normalized length (UTF-16 units) is greater than this.", 0},
+    {"min.count", TS_CONF_INT, F(min_count), "4", 0, MAXI, NULL,
+     "Emit a window's count only if it is greater than this.", 0},
+    {"output.format", TS_CONF_ENUM, F(output_format), "json", 0, 0, "json|long",
+     "Result value: json {\"hashtag\",\"count\",\"window_start\",\"window_end\"}, or long, an "
+     "8-byte big-endian count (Kafka's LongSerializer).",
+     0},
+    {"replication.factor", TS_CONF_INT, F(replication_factor), "3", 1, 32767, NULL,
+     "Replication factor of the internal topics the processor creates (capped at the number "
+     "of brokers).",
+     0},
+    {"max.value.bytes", TS_CONF_INT, F(max_value_bytes), "4096", 1, 1048576, NULL,
+     "Input values longer than this are skipped as bad records.", 0},
+    {"errors.deadletterqueue.topic", TS_CONF_STRING, F(dlq_topic), NULL, 0, 0, NULL,
+     "Topic for bad input records, written in the same transaction (unset: count and log "
+     "only).",
+     0},
+    {"transaction.timeout.ms", TS_CONF_INT, F(transaction_timeout_ms), "10000", 1000, 900000, NULL,
+     "Transaction timeout: how long an instance that disappeared can block read_committed "
+     "readers.",
+     0},
+    {"repartition.purge.interval.ms", TS_CONF_INT, F(repartition_purge_interval_ms), "30000", 0,
+     MAXI, NULL, "How often consumed records of the repartition topic are deleted (0: never).", 0},
+    {"shutdown.timeout.ms", TS_CONF_INT, F(shutdown_timeout_ms), "15000", 100, 600000, NULL,
+     "Bound on a graceful shutdown (final commit, leaving the group).", 0},
+    {"restore.batch.records", TS_CONF_INT, F(restore_batch_records), "10000", 1, 10000000, NULL,
+     "Changelog records per RocksDB write batch during a restore.", 0},
+    {"rocksdb.block.cache.bytes", TS_CONF_INT, F(rocksdb_block_cache_bytes), "67108864", 0, MAXI,
+     NULL, "Block cache shared by all the stores of the instance.", 0},
+    {"rocksdb.write.buffer.bytes", TS_CONF_INT, F(rocksdb_write_buffer_bytes), "16777216", 65536,
+     MAXI, NULL, "Memtable size of each store.", 0},
+    {"http.listen", TS_CONF_STRING, F(http_listen), "127.0.0.1:8080", 0, 0, NULL,
+     "Address of /health, /ready and /metrics, HOST:PORT (empty: no HTTP endpoint).", 0},
+    {"log.level", TS_CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error",
+     "Least severe level logged.", 0},
+    {NULL},
+};
+
+ts_err ts_proc_config_validate(const ts_proc_config *c, char *errstr, size_t errstr_size)
+{
+    if (!c->bootstrap_servers || !*c->bootstrap_servers)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "bootstrap.servers: required (e.g. --bootstrap.servers host:9092)");
+    if (!c->application_id || !*c->application_id || strpbrk(c->application_id, "/ "))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "application.id: must be non-empty, without '/' or spaces");
+    if (c->instance_id && (!*c->instance_id || strpbrk(c->instance_id, "/ ")))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "instance.id: must be non-empty, without '/' or spaces");
+    if (c->window_retention_ms < c->window_size_ms + c->window_grace_ms)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "window.retention.ms: %lld is less than window.size.ms + "
+                         "window.grace.ms (%lld)",
+                         (long long)c->window_retention_ms,
+                         (long long)(c->window_size_ms + c->window_grace_ms));
+    if (!*c->input_topic || !*c->output_topic)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "input.topic and output.topic must be set");
+    if (!strcmp(c->input_topic, c->output_topic))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "output.topic: must differ from input.topic");
+    return TS_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * The processor's configuration: keys named as Kafka Streams names them,
+ * one table (ts_proc_config_props) from which parsing, --help and
+ * docs/CONFIGURATION.md come.
+ */
+#ifndef TS_PROC_CONFIG_H
+#define TS_PROC_CONFIG_H
+
+#include "ts_config.h"
+
+#include <stdint.h>
+
+typedef enum ts_output_format {
+    TS_OUTPUT_JSON = 0,
+    TS_OUTPUT_LONG = 1,
+} ts_output_format;
+
+typedef struct ts_proc_config {
+    char *bootstrap_servers;
+    char *application_id;
+    char *instance_id;
+    char *state_dir;
+    int64_t commit_interval_ms;
+    char *input_topic;
+    char *output_topic;
+    int64_t window_size_ms;
+    int64_t window_grace_ms;
+    int64_t window_retention_ms;
+    int64_t min_length;
+    int64_t min_count;
+    int output_format; /* ts_output_format */
+    int64_t replication_factor;
+    int64_t max_value_bytes;
+    char *dlq_topic;
+    int64_t transaction_timeout_ms;
+    int64_t repartition_purge_interval_ms;
+    int64_t shutdown_timeout_ms;
+    int64_t restore_batch_records;
+    int64_t rocksdb_block_cache_bytes;
+    int64_t rocksdb_write_buffer_bytes;
+    char *http_listen;
+    int log_level; /* ts_log_level */
+} ts_proc_config;
+
+extern const ts_conf_prop ts_proc_config_props[];
+
+/* Checks that span keys (retention >= size + grace, ...) and required keys;
+ * TS_ERR_INVALID with a message naming the key. */
+ts_err ts_proc_config_validate(const ts_proc_config *cfg, char *errstr, size_t errstr_size);
+
+#endif

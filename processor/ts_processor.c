@@ -1,0 +1,1566 @@
+#include "ts_processor.h"
+#include "ts_buf.h"
+#include "ts_kafka.h"
+#include "ts_keys.h"
+#include "ts_log.h"
+#include "ts_murmur2.h"
+#include "ts_restore.h"
+#include "ts_tag.h"
+#include "ts_task.h"
+#include "ts_utf8.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TS_TXN_TIMEOUT_MS 30000 /* bound on one transactional API call */
+#define TS_TXN_RETRIES    5     /* retries of a call that timed out, then abort */
+#define TS_POLL_MS        100
+
+/* Why a record was skipped; the order of ts_skip_names. */
+enum {
+    TS_SKIP_NULL_VALUE,
+    TS_SKIP_INVALID_UTF8,
+    TS_SKIP_OVERSIZE,
+    TS_SKIP_NO_TIMESTAMP,
+    TS_SKIP_NULL_KEY,
+    TS_SKIP__N
+};
+static const char *const ts_skip_names[TS_SKIP__N] = {"null_value", "invalid_utf8", "oversize",
+                                                      "no_timestamp", "null_key"};
+
+/* Sub-topology 0: the state of one input partition. */
+typedef struct ts_source {
+    int assigned;
+    int64_t next;      /* next offset to process, -1: none processed */
+    int64_t committed; /* next offset as committed, -1: unknown */
+} ts_source;
+
+typedef enum ts_slot_state {
+    TS_SLOT_NONE,      /* not ours */
+    TS_SLOT_OFFSETS,   /* assigned: fetch the committed offset (stable) */
+    TS_SLOT_RESTORING, /* replaying the changelog into the store */
+    TS_SLOT_ACTIVE,    /* processing */
+    TS_SLOT_SUSPENDED, /* revoked; store kept open in case it comes back */
+} ts_slot_state;
+
+/* Sub-topology 1: one repartition partition and its task. */
+typedef struct ts_slot {
+    ts_slot_state state;
+    ts_task *task;
+    int64_t committed;    /* committed input offset from the broker, -1: none */
+    int64_t committed_st; /* stream time from the committed offset's metadata */
+    int have_st;
+    int64_t changelog_hi;  /* highest changelog offset delivered in the open txn */
+    int64_t purged;        /* repartition offset up to which records were deleted */
+    int64_t restore_total; /* records to replay when the restore began */
+} ts_slot;
+
+typedef struct ts_proc_metrics {
+    ts_counter *consumed_input, *consumed_repartition;
+    ts_counter *skipped[TS_SKIP__N];
+    ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
+    ts_counter *txn_committed, *txn_aborted, *rebalances;
+    ts_counter *restored_records, *restores_full, *restores_tail, *dlq;
+    ts_histogram *commit_latency;
+    ts_gauge *tasks_active, *tasks_restoring, *restore_remaining, *store_bytes;
+    ts_gauge *cache_entries, *ready;
+} ts_proc_metrics;
+
+struct ts_processor {
+    const ts_proc_config *cfg;
+    const ts_conf *conf;
+    char *instance_id;
+    char *txn_id;
+    char *app_dir; /* <state.dir>/<application.id> */
+    char *repartition_topic;
+    char *changelog_topic;
+    int lock_fd;
+    int32_t npart;
+
+    rd_kafka_t *producer;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *admin_q;
+    ts_restore *restore;
+    ts_store_options store_opts;
+    ts_task_sink sink;
+
+    ts_source *sources;
+    ts_slot *slots;
+    int assigned_once;
+    int txn_open;
+    int64_t next_commit_ms;
+    int64_t last_purge_ms;
+    int64_t last_gauges_ms;
+    ts_err fatal; /* set by callbacks that cannot return an error */
+    char fatal_msg[512];
+
+    ts_buf value; /* scratch for result values */
+    char *norm;   /* scratch for normalized tags */
+    size_t norm_cap;
+    uint64_t skipped[TS_SKIP__N];
+    uint64_t filtered;
+
+    ts_metrics *metrics;
+    ts_proc_metrics m;
+    _Atomic int64_t heartbeat_ms;
+    _Atomic int ready;
+    _Atomic int restoring;
+};
+
+static int64_t ts_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t ts_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- state directory: instance id and lock ---- */
+
+static ts_err ts_mkdirs(const char *path, char *errstr, size_t errstr_size)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+
+    if (n >= sizeof(buf))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "state.dir: path too long");
+    memcpy(buf, path, n + 1);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot create %s: %s", buf,
+                             strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot create %s: %s", buf,
+                         strerror(errno));
+    return TS_OK;
+}
+
+/* The instance id: configured, or read from (else written to) the state dir. */
+static ts_err ts_proc_instance_id(ts_processor *p, char *errstr, size_t errstr_size)
+{
+    char path[4200], id[64];
+    unsigned char rnd[8];
+    FILE *fp;
+    int fd;
+
+    if (p->cfg->instance_id) {
+        p->instance_id = strdup(p->cfg->instance_id);
+        return p->instance_id ? TS_OK : TS_ERR_NOMEM;
+    }
+    snprintf(path, sizeof(path), "%s/instance.id", p->app_dir);
+    fp = fopen(path, "r");
+    if (fp) {
+        int ok = fgets(id, sizeof(id), fp) != NULL;
+        fclose(fp);
+        id[strcspn(id, "\r\n")] = '\0';
+        if (ok && id[0]) {
+            p->instance_id = strdup(id);
+            return p->instance_id ? TS_OK : TS_ERR_NOMEM;
+        }
+    }
+    fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+        if (fd >= 0)
+            close(fd);
+        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot read /dev/urandom");
+    }
+    close(fd);
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+    fp = fopen(path, "w");
+    if (!fp || fprintf(fp, "%s\n", id) < 0 || fclose(fp) != 0)
+        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot write %s: %s", path,
+                         strerror(errno));
+    p->instance_id = strdup(id);
+    return p->instance_id ? TS_OK : TS_ERR_NOMEM;
+}
+
+static ts_err ts_proc_lock(ts_processor *p, char *errstr, size_t errstr_size)
+{
+    char path[4200];
+
+    snprintf(path, sizeof(path), "%s/.lock", p->app_dir);
+    p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (p->lock_fd < 0)
+        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot open %s: %s", path,
+                         strerror(errno));
+    if (flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return ts_seterr(TS_ERR_EXISTS, errstr, errstr_size,
+                         "state directory %s is in use by another tagstream-processor", p->app_dir);
+    return TS_OK;
+}
+
+/* ---- metrics ---- */
+
+static void ts_proc_metrics_init(ts_processor *p)
+{
+    ts_metrics *r = p->metrics;
+    ts_proc_metrics *m = &p->m;
+    char labels[128];
+    static const double latency[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                     0.1,   0.25,   0.5,   1,    2.5,   5};
+
+    if (!r)
+        return;
+    m->consumed_input = ts_metrics_counter(r, "tagstream_records_consumed_total",
+                                           "Records consumed, by topic role.", "topic=\"input\"");
+    m->consumed_repartition =
+        ts_metrics_counter(r, "tagstream_records_consumed_total",
+                           "Records consumed, by topic role.", "topic=\"repartition\"");
+    for (int i = 0; i < TS_SKIP__N; i++) {
+        const char *pairs[] = {"reason", ts_skip_names[i], NULL};
+        m->skipped[i] = ts_metrics_counter(r, "tagstream_records_skipped_total",
+                                           "Bad records skipped, by reason.",
+                                           ts_metrics_labels(labels, sizeof(labels), pairs));
+    }
+    m->filtered = ts_metrics_counter(r, "tagstream_records_filtered_total",
+                                     "Records dropped by the length filter (min.length).", NULL);
+    m->late = ts_metrics_counter(r, "tagstream_late_records_dropped_total",
+                                 "Records dropped because their window had closed.", NULL);
+    m->windows_closed = ts_metrics_counter(r, "tagstream_windows_closed_total",
+                                           "Windows whose final counts were decided.", NULL);
+    m->results = ts_metrics_counter(r, "tagstream_results_emitted_total",
+                                    "Final window results written to the output topic.", NULL);
+    m->windows_expired =
+        ts_metrics_counter(r, "tagstream_windows_expired_total",
+                           "Windows deleted from the store after window.retention.ms.", NULL);
+    m->txn_committed = ts_metrics_counter(r, "tagstream_transactions_committed_total",
+                                          "Transactions committed.", NULL);
+    m->txn_aborted = ts_metrics_counter(r, "tagstream_transactions_aborted_total",
+                                        "Transactions aborted.", NULL);
+    m->rebalances = ts_metrics_counter(r, "tagstream_rebalances_total",
+                                       "Partition assignments and revocations.", NULL);
+    m->restored_records = ts_metrics_counter(r, "tagstream_restore_records_total",
+                                             "Changelog records replayed into stores.", NULL);
+    m->restores_full = ts_metrics_counter(r, "tagstream_restores_total",
+                                          "Store restores started, by kind.", "kind=\"full\"");
+    m->restores_tail = ts_metrics_counter(r, "tagstream_restores_total",
+                                          "Store restores started, by kind.", "kind=\"tail\"");
+    m->dlq = ts_metrics_counter(r, "tagstream_deadletter_records_total",
+                                "Bad records written to the dead-letter topic.", NULL);
+    m->commit_latency = ts_metrics_histogram(
+        r, "tagstream_commit_latency_seconds",
+        "Time to flush the changelog, send offsets and commit one transaction.", NULL, latency,
+        sizeof(latency) / sizeof(latency[0]));
+    m->tasks_active = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
+                                       "state=\"active\"");
+    m->tasks_restoring = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
+                                          "state=\"restoring\"");
+    m->restore_remaining =
+        ts_metrics_gauge(r, "tagstream_restore_remaining_records",
+                         "Changelog records still to replay (approximate).", NULL);
+    m->store_bytes = ts_metrics_gauge(r, "tagstream_store_bytes",
+                                      "Size of the live RocksDB files of all stores.", NULL);
+    m->cache_entries = ts_metrics_gauge(r, "tagstream_cache_entries",
+                                        "Keys changed in the open transaction.", NULL);
+    m->ready =
+        ts_metrics_gauge(r, "tagstream_ready", "1 when every assigned task is restored.", NULL);
+}
+
+/* ---- sinks of the window tasks ---- */
+
+static ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition,
+                              const void *key, size_t klen, const void *val, size_t vlen,
+                              int64_t ts, void *opaque, rd_kafka_headers_t *hdrs)
+{
+    rd_kafka_resp_err_t err;
+
+    for (int tries = 0;; tries++) {
+        if (hdrs)
+            err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, klen),
+                                    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_TIMESTAMP(ts),
+                                    RD_KAFKA_V_OPAQUE(opaque),
+                                    RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(hdrs)),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        else
+            err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, klen),
+                                    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_TIMESTAMP(ts),
+                                    RD_KAFKA_V_OPAQUE(opaque),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 1000)
+            break;
+        rd_kafka_poll(p->producer, 10); /* let deliveries drain the queue */
+    }
+    if (err)
+        return ts_seterr(TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg),
+                         "cannot produce to %s: %s", topic, rd_kafka_err2str(err));
+    return TS_OK;
+}
+
+static ts_err ts_proc_emit(void *opaque, ts_task *task, const char *tag, size_t tag_len,
+                           int64_t count, int64_t wstart, int64_t wend, int64_t max_ts)
+{
+    ts_processor *p = opaque;
+    unsigned char be[8];
+    const void *val;
+    size_t vlen;
+    ts_log_ev *ev;
+
+    if (p->cfg->output_format == TS_OUTPUT_LONG) {
+        ts_be64_put(be, (uint64_t)count);
+        val = be;
+        vlen = sizeof(be);
+    } else {
+        ts_buf_reset(&p->value);
+        ts_buf_puts(&p->value, "{\"hashtag\":");
+        ts_buf_json_str(&p->value, tag, tag_len);
+        ts_buf_printf(&p->value,
+                      ",\"count\":%" PRId64 ",\"window_start\":%" PRId64 ",\"window_end\":%" PRId64
+                      "}",
+                      count, wstart, wend);
+        if (ts_buf_status(&p->value))
+            return TS_ERR_NOMEM;
+        val = p->value.data;
+        vlen = p->value.len;
+    }
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "window result");
+    ts_log_str(ev, "hashtag", tag, tag_len);
+    ts_log_int(ev, "count", count);
+    ts_log_int(ev, "window_start", wstart);
+    ts_log_int(ev, "window_end", wend);
+    ts_log_cstr(ev, "task", ts_task_id(task));
+    ts_log_end(ev);
+    return ts_proc_produce(p, p->cfg->output_topic, RD_KAFKA_PARTITION_UA, tag, tag_len, val, vlen,
+                           max_ts, NULL, NULL);
+}
+
+static ts_err ts_proc_changelog(void *opaque, ts_task *task, const void *key, size_t klen,
+                                const void *val, size_t vlen)
+{
+    ts_processor *p = opaque;
+    int32_t part = ts_task_partition(task);
+
+    /* The opaque marks a changelog record for the delivery report, which
+     * notes its offset: the store's metadata records where it stands. */
+    return ts_proc_produce(p, p->changelog_topic, part, key, klen, val, vlen, ts_wall_ms(),
+                           (void *)(intptr_t)(part + 1), NULL);
+}
+
+static void ts_proc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    ts_processor *p = opaque;
+    intptr_t tag = (intptr_t)m->_private;
+
+    (void)rk;
+    if (m->err) {
+        /* The transaction is now abortable; the commit will say so. */
+        ts_log_ev *ev =
+            ts_log_begin(TS_LOG_WARN, "processor", "delivery failed: %s", rd_kafka_err2str(m->err));
+        ts_log_cstr(ev, "topic", rd_kafka_topic_name(m->rkt));
+        ts_log_int(ev, "partition", m->partition);
+        ts_log_end(ev);
+        return;
+    }
+    if (tag > 0 && tag - 1 < p->npart) {
+        ts_slot *s = &p->slots[tag - 1];
+        if (m->offset > s->changelog_hi)
+            s->changelog_hi = m->offset;
+    }
+}
+
+/* ---- topics ---- */
+
+static ts_err ts_proc_admin_wait(ts_processor *p, rd_kafka_event_type_t type, char *errstr,
+                                 size_t errstr_size)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(p->admin_q, 60000);
+    const rd_kafka_topic_result_t **res;
+    size_t n = 0;
+    ts_err err = TS_OK;
+
+    if (!ev)
+        return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size, "topic creation timed out");
+    if (rd_kafka_event_type(ev) != type || rd_kafka_event_error(ev)) {
+        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create topics: %s",
+                        rd_kafka_event_error_string(ev));
+        goto out;
+    }
+    res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create topic %s: %s",
+                            rd_kafka_topic_result_name(res[i]),
+                            rd_kafka_topic_result_error_string(res[i]));
+            break;
+        }
+    }
+out:
+    rd_kafka_event_destroy(ev);
+    return err;
+}
+
+static ts_err ts_proc_create_topic(ts_processor *p, const char *topic, int partitions, int rf,
+                                   const char *const *config, char *errstr, size_t errstr_size)
+{
+    rd_kafka_NewTopic_t *nt;
+    char msg[512];
+    ts_err err;
+
+    nt = rd_kafka_NewTopic_new(topic, partitions, rf, msg, sizeof(msg));
+    if (!nt)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create topic %s: %s", topic,
+                         msg);
+    for (size_t i = 0; config && config[i]; i += 2)
+        rd_kafka_NewTopic_set_config(nt, config[i], config[i + 1]);
+    rd_kafka_CreateTopics(p->producer, &nt, 1, NULL, p->admin_q);
+    rd_kafka_NewTopic_destroy(nt);
+    err = ts_proc_admin_wait(p, RD_KAFKA_EVENT_CREATETOPICS_RESULT, errstr, errstr_size);
+    if (!err) {
+        ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "processor", "created topic %s", topic);
+        ts_log_int(ev, "partitions", partitions);
+        ts_log_int(ev, "replication_factor", rf);
+        ts_log_end(ev);
+    }
+    return err;
+}
+
+/* An internal topic must have as many partitions as the input: create it
+ * when missing, refuse to run when it differs. */
+static ts_err ts_proc_internal_topic(ts_processor *p, const char *topic, int brokers,
+                                     const char *const *config, char *errstr, size_t errstr_size)
+{
+    int parts, rf;
+    ts_err err;
+
+    err = ts_kafka_topic_partitions(p->producer, topic, 30000, &parts, NULL, errstr, errstr_size);
+    if (err)
+        return err;
+    if (parts == p->npart)
+        return TS_OK;
+    if (parts > 0)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "topic %s has %d partitions but %s has %d: internal topics must "
+                         "match the input (reset the application to change partition counts)",
+                         topic, parts, p->cfg->input_topic, (int)p->npart);
+    rf = (int)(p->cfg->replication_factor < brokers ? p->cfg->replication_factor : brokers);
+    return ts_proc_create_topic(p, topic, p->npart, rf, config, errstr, errstr_size);
+}
+
+static ts_err ts_proc_topics(ts_processor *p, char *errstr, size_t errstr_size)
+{
+    static const char *const repartition_cfg[] = {"cleanup.policy",
+                                                  "delete",
+                                                  "retention.ms",
+                                                  "-1",
+                                                  "segment.bytes",
+                                                  "52428800",
+                                                  "message.timestamp.type",
+                                                  "CreateTime",
+                                                  NULL};
+    static const char *const changelog_cfg[] = {"cleanup.policy", "compact", "segment.bytes",
+                                                "67108864", NULL};
+    const char *isr_cfg[16];
+    char isr[8];
+    int parts, brokers, n;
+    ts_err err;
+
+    err = ts_kafka_topic_partitions(p->producer, p->cfg->input_topic, 30000, &parts, &brokers,
+                                    errstr, errstr_size);
+    if (err)
+        return err;
+    if (parts <= 0)
+        return ts_seterr(TS_ERR_NOT_FOUND, errstr, errstr_size,
+                         "input topic %s does not exist (create it first)", p->cfg->input_topic);
+    p->npart = parts;
+    err = ts_kafka_topic_partitions(p->producer, p->cfg->output_topic, 30000, &n, NULL, errstr,
+                                    errstr_size);
+    if (err)
+        return err;
+    if (n <= 0)
+        return ts_seterr(TS_ERR_NOT_FOUND, errstr, errstr_size,
+                         "output topic %s does not exist (create it first)", p->cfg->output_topic);
+    /* With replicas to spare, acknowledge a write only once two have it. */
+    snprintf(isr, sizeof(isr), "%d", p->cfg->replication_factor >= 3 && brokers >= 3 ? 2 : 1);
+    n = 0;
+    for (int i = 0; repartition_cfg[i]; i++)
+        isr_cfg[n++] = repartition_cfg[i];
+    isr_cfg[n++] = "min.insync.replicas";
+    isr_cfg[n++] = isr;
+    isr_cfg[n] = NULL;
+    err = ts_proc_internal_topic(p, p->repartition_topic, brokers, isr_cfg, errstr, errstr_size);
+    if (err)
+        return err;
+    n = 0;
+    for (int i = 0; changelog_cfg[i]; i++)
+        isr_cfg[n++] = changelog_cfg[i];
+    isr_cfg[n++] = "min.insync.replicas";
+    isr_cfg[n++] = isr;
+    isr_cfg[n] = NULL;
+    err = ts_proc_internal_topic(p, p->changelog_topic, brokers, isr_cfg, errstr, errstr_size);
+    if (err)
+        return err;
+    if (p->cfg->dlq_topic) {
+        err = ts_kafka_topic_partitions(p->producer, p->cfg->dlq_topic, 30000, &n, NULL, errstr,
+                                        errstr_size);
+        if (!err && n <= 0)
+            err = ts_proc_create_topic(
+                p, p->cfg->dlq_topic, 1,
+                (int)(p->cfg->replication_factor < brokers ? p->cfg->replication_factor : brokers),
+                NULL, errstr, errstr_size);
+    }
+    return err;
+}
+
+/* ---- transactions ---- */
+
+static ts_err ts_proc_txn_begin(ts_processor *p)
+{
+    rd_kafka_error_t *e;
+
+    if (p->txn_open)
+        return TS_OK;
+    e = rd_kafka_begin_transaction(p->producer);
+    if (e) {
+        ts_err err = ts_kafka_error_to_err(e);
+        ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "cannot begin a transaction: %s",
+                  rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return err == TS_ERR_FENCED ? err : TS_ERR_KAFKA;
+    }
+    p->txn_open = 1;
+    for (int32_t i = 0; i < p->npart; i++)
+        p->slots[i].changelog_hi = -1;
+    return TS_OK;
+}
+
+/* Seek every partition we process back to its committed offset. */
+static void ts_proc_rewind(ts_processor *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * p->npart);
+    rd_kafka_error_t *e;
+
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_source *src = &p->sources[i];
+        ts_slot *s = &p->slots[i];
+        if (src->assigned && src->next >= 0 && src->committed >= 0) {
+            rd_kafka_topic_partition_list_add(l, p->cfg->input_topic, i)->offset = src->committed;
+            src->next = -1;
+        }
+        if (s->state == TS_SLOT_ACTIVE && ts_task_committed_offset(s->task) >= 0)
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i)->offset =
+                ts_task_committed_offset(s->task);
+    }
+    if (l->cnt > 0) {
+        e = rd_kafka_seek_partitions(p->consumer, l, 10000);
+        if (e) {
+            ts_logf(TS_LOG_ERROR, "processor", "cannot rewind to the committed offsets: %s",
+                    rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].err)
+                ts_logf(TS_LOG_ERROR, "processor", "cannot rewind %s [%d]: %s", l->elems[i].topic,
+                        (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Abort the open transaction and go back to the committed state. */
+static ts_err ts_proc_abort(ts_processor *p, const char *why)
+{
+    rd_kafka_error_t *e = NULL;
+    char msg[512];
+
+    if (!p->txn_open)
+        return TS_OK;
+    ts_logf(TS_LOG_WARN, "processor", "aborting the transaction: %s", why);
+    for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
+        e = rd_kafka_abort_transaction(p->producer, TS_TXN_TIMEOUT_MS);
+        if (!e || !rd_kafka_error_is_retriable(e))
+            break;
+        rd_kafka_error_destroy(e);
+        e = NULL;
+    }
+    p->txn_open = 0;
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_slot *s = &p->slots[i];
+        if (s->state == TS_SLOT_ACTIVE && ts_task_abort(s->task, msg, sizeof(msg)) != TS_OK) {
+            ts_logf(TS_LOG_ERROR, "processor", "task %s: %s", ts_task_id(s->task), msg);
+            s->state = TS_SLOT_OFFSETS; /* restore it from the changelog again */
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
+            rd_kafka_pause_partitions(p->consumer, l);
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+    }
+    ts_counter_add(p->m.txn_aborted, 1);
+    if (e) {
+        ts_err err = ts_kafka_error_to_err(e);
+        ts_seterr(err == TS_ERR_FENCED ? err : TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg),
+                  "cannot abort the transaction: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return err == TS_ERR_FENCED ? err : TS_ERR_KAFKA;
+    }
+    ts_proc_rewind(p);
+    return TS_OK;
+}
+
+/* A transactional call failed: fatal errors end the run, the rest abort. */
+static ts_err ts_proc_txn_failed(ts_processor *p, rd_kafka_error_t *e, const char *what)
+{
+    char why[512];
+    int fatal = rd_kafka_error_is_fatal(e);
+    ts_err err = ts_kafka_error_to_err(e);
+
+    snprintf(why, sizeof(why), "%s failed: %s", what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    if (fatal) {
+        ts_seterr(err == TS_ERR_FENCED ? err : TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg),
+                  "%s", why);
+        p->txn_open = 0;
+        return err == TS_ERR_FENCED ? err : TS_ERR_KAFKA;
+    }
+    return ts_proc_abort(p, why);
+}
+
+static void ts_proc_add_offsets(ts_processor *p, rd_kafka_topic_partition_list_t *l)
+{
+    char meta[64];
+
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_source *src = &p->sources[i];
+        ts_slot *s = &p->slots[i];
+        if (src->assigned && src->next >= 0 && src->next != src->committed)
+            rd_kafka_topic_partition_list_add(l, p->cfg->input_topic, i)->offset = src->next;
+        if (s->state == TS_SLOT_ACTIVE && ts_task_dirty(s->task)) {
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
+            size_t n = ts_task_meta_format(meta, sizeof(meta), ts_task_stream_time(s->task));
+            tp->offset = ts_task_next_offset(s->task);
+            tp->metadata = malloc(n);
+            if (tp->metadata) {
+                memcpy(tp->metadata, meta, n);
+                tp->metadata_size = n;
+            }
+        }
+    }
+}
+
+/*
+ * Commit the open transaction: changelog, offsets, commit; then the stores.
+ * Returns TS_OK also when the transaction had to be aborted (the loop goes
+ * on from the committed offsets); an error only when it is fatal.
+ */
+static ts_err ts_proc_commit(ts_processor *p)
+{
+    rd_kafka_topic_partition_list_t *offsets;
+    rd_kafka_consumer_group_metadata_t *gm;
+    rd_kafka_error_t *e = NULL;
+    int64_t t0 = ts_now_ms();
+    char msg[512];
+    ts_err err;
+
+    p->next_commit_ms = t0 + p->cfg->commit_interval_ms;
+    if (!p->txn_open)
+        return TS_OK;
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_slot *s = &p->slots[i];
+        if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
+            continue;
+        err = ts_task_flush(s->task, msg, sizeof(msg));
+        if (err)
+            return ts_proc_abort(p, msg);
+    }
+    offsets = rd_kafka_topic_partition_list_new(2 * p->npart);
+    ts_proc_add_offsets(p, offsets);
+    if (offsets->cnt > 0) {
+        gm = rd_kafka_consumer_group_metadata(p->consumer);
+        for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
+            e = rd_kafka_send_offsets_to_transaction(p->producer, offsets, gm, TS_TXN_TIMEOUT_MS);
+            if (!e || !rd_kafka_error_is_retriable(e))
+                break;
+            rd_kafka_error_destroy(e);
+            e = NULL;
+        }
+        rd_kafka_consumer_group_metadata_destroy(gm);
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (e)
+        return ts_proc_txn_failed(p, e, "sending offsets to the transaction");
+    for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
+        e = rd_kafka_commit_transaction(p->producer, TS_TXN_TIMEOUT_MS);
+        if (!e || !rd_kafka_error_is_retriable(e) || rd_kafka_error_txn_requires_abort(e))
+            break;
+        rd_kafka_error_destroy(e);
+        e = NULL;
+    }
+    if (e)
+        return ts_proc_txn_failed(p, e, "committing the transaction");
+    p->txn_open = 0;
+    rd_kafka_poll(p->producer, 0); /* delivery reports: the changelog offsets */
+    ts_counter_add(p->m.txn_committed, 1);
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_source *src = &p->sources[i];
+        ts_slot *s = &p->slots[i];
+        if (src->assigned && src->next >= 0)
+            src->committed = src->next;
+        if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
+            continue;
+        err = ts_task_committed(s->task, s->changelog_hi >= 0 ? s->changelog_hi + 1 : -1, msg,
+                                sizeof(msg));
+        if (err) {
+            /* Kafka has it all; the store missed it: restore the tail. */
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            ts_logf(TS_LOG_ERROR, "processor", "task %s: %s; restoring it from the changelog",
+                    ts_task_id(s->task), msg);
+            s->state = TS_SLOT_OFFSETS;
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
+            rd_kafka_pause_partitions(p->consumer, l);
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+    }
+    ts_histogram_observe(p->m.commit_latency, (double)(ts_now_ms() - t0) / 1000.0);
+    return TS_OK;
+}
+
+/* ---- bad records ---- */
+
+static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t *m)
+{
+    uint64_t n = p->skipped[reason]++;
+    ts_err err = TS_OK;
+
+    ts_counter_add(p->m.skipped[reason], 1);
+    if (ts_log_sampled(n, 10, 1000)) {
+        ts_log_ev *ev = ts_log_begin(TS_LOG_WARN, "processor", "skipping a bad record");
+        ts_log_cstr(ev, "reason", ts_skip_names[reason]);
+        ts_log_cstr(ev, "topic", rd_kafka_topic_name(m->rkt));
+        ts_log_int(ev, "partition", m->partition);
+        ts_log_int(ev, "offset", m->offset);
+        ts_log_int(ev, "occurrences", (int64_t)n + 1);
+        if (m->payload)
+            ts_log_str(ev, "value", m->payload, m->len > 64 ? 64 : m->len);
+        ts_log_end(ev);
+    }
+    if (p->cfg->dlq_topic) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+        char num[32];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_header_add(h, "tagstream.error.reason", -1, ts_skip_names[reason], -1);
+        rd_kafka_header_add(h, "tagstream.source.topic", -1, topic, -1);
+        snprintf(num, sizeof(num), "%d", (int)m->partition);
+        rd_kafka_header_add(h, "tagstream.source.partition", -1, num, -1);
+        snprintf(num, sizeof(num), "%" PRId64, m->offset);
+        rd_kafka_header_add(h, "tagstream.source.offset", -1, num, -1);
+        err = ts_proc_produce(p, p->cfg->dlq_topic, RD_KAFKA_PARTITION_UA, m->key, m->key_len,
+                              m->payload, m->len, rd_kafka_message_timestamp(m, NULL), NULL, h);
+        rd_kafka_headers_destroy(h);
+        if (!err)
+            ts_counter_add(p->m.dlq, 1);
+    }
+    return err;
+}
+
+/* ---- processing ---- */
+
+/* Sub-topology 0: normalize and repartition one input record. */
+static ts_err ts_proc_input(ts_processor *p, const rd_kafka_message_t *m)
+{
+    ts_source *src = &p->sources[m->partition];
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    size_t len;
+    ts_err err = TS_OK;
+
+    if (src->committed < 0)
+        src->committed = m->offset; /* where this assignment started */
+    src->next = m->offset + 1;
+    ts_counter_add(p->m.consumed_input, 1);
+    if (!m->payload)
+        return ts_proc_skip(p, TS_SKIP_NULL_VALUE, m);
+    if (m->len > (size_t)p->cfg->max_value_bytes)
+        return ts_proc_skip(p, TS_SKIP_OVERSIZE, m);
+    if (ts < 0)
+        return ts_proc_skip(p, TS_SKIP_NO_TIMESTAMP, m);
+    err = ts_tag_normalize(m->payload, m->len, p->norm, p->norm_cap, &len);
+    if (err == TS_ERR_INVALID)
+        return ts_proc_skip(p, TS_SKIP_INVALID_UTF8, m);
+    if (err)
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "cannot normalize a tag");
+    if ((int64_t)ts_utf16_length(p->norm, len) <= p->cfg->min_length) {
+        p->filtered++;
+        ts_counter_add(p->m.filtered, 1);
+        return TS_OK;
+    }
+    return ts_proc_produce(p, p->repartition_topic, ts_murmur2_partition(p->norm, len, p->npart),
+                           p->norm, len, "", 0, ts, NULL, NULL);
+}
+
+/* Sub-topology 1: count one repartitioned record. */
+static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m)
+{
+    ts_slot *s = &p->slots[m->partition];
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    ts_task_result res;
+    char msg[512];
+    ts_err err;
+
+    if (s->state != TS_SLOT_ACTIVE) {
+        /* A record fetched before the partition was paused: it will be read
+         * again from the committed offset once the task is restored. */
+        return TS_OK;
+    }
+    ts_counter_add(p->m.consumed_repartition, 1);
+    if (!m->key || ts < 0) {
+        /* our own topic: only a foreign writer can put these here */
+        ts_task_skip(s->task, m->offset);
+        return ts_proc_skip(p, !m->key ? TS_SKIP_NULL_KEY : TS_SKIP_NO_TIMESTAMP, m);
+    }
+    err = ts_task_process(s->task, m->key, m->key_len, ts, m->offset, &res, msg, sizeof(msg));
+    if (err)
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    if (res == TS_TASK_LATE)
+        ts_counter_add(p->m.late, 1);
+    return TS_OK;
+}
+
+/* ---- assignment and restore ---- */
+
+static ts_err ts_proc_task_dir(ts_processor *p, int32_t part, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/1_%d", p->app_dir, (int)part);
+
+    return n < 0 || (size_t)n >= size ? TS_ERR_INVALID : TS_OK;
+}
+
+static void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+    rd_kafka_topic_partition_list_add(l, topic, part);
+    if (resume)
+        rd_kafka_resume_partitions(p->consumer, l);
+    else
+        rd_kafka_pause_partitions(p->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void ts_proc_close_slot(ts_processor *p, int32_t part)
+{
+    ts_slot *s = &p->slots[part];
+
+    ts_restore_remove(p->restore, part);
+    ts_task_close(s->task);
+    s->task = NULL;
+    s->state = TS_SLOT_NONE;
+}
+
+static void ts_proc_update_ready(ts_processor *p)
+{
+    int restoring = 0;
+
+    for (int32_t i = 0; i < p->npart; i++)
+        restoring += p->slots[i].state == TS_SLOT_OFFSETS || p->slots[i].state == TS_SLOT_RESTORING;
+    atomic_store(&p->restoring, restoring);
+    atomic_store(&p->ready, p->assigned_once && restoring == 0);
+    ts_gauge_set(p->m.ready, p->assigned_once && restoring == 0);
+}
+
+static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(parts->cnt);
+    char *keep = calloc((size_t)p->npart, 1);
+    rd_kafka_resp_err_t kerr;
+    ts_log_ev *ev;
+
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (tp->partition < 0 || tp->partition >= p->npart)
+            continue;
+        if (!strcmp(tp->topic, p->cfg->input_topic)) {
+            p->sources[tp->partition].assigned = 1;
+            p->sources[tp->partition].next = -1;
+            p->sources[tp->partition].committed = -1;
+        } else if (!strcmp(tp->topic, p->repartition_topic)) {
+            ts_slot *s = &p->slots[tp->partition];
+            if (keep)
+                keep[tp->partition] = 1;
+            s->state = TS_SLOT_OFFSETS; /* a suspended task keeps its open store */
+            rd_kafka_topic_partition_list_add(pause, tp->topic, tp->partition);
+        }
+    }
+    /* Stores of tasks that went elsewhere are closed, files left in place:
+     * if the task comes back they are checked against the changelog. */
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].state == TS_SLOT_SUSPENDED && (!keep || !keep[i]))
+            ts_proc_close_slot(p, i);
+    free(keep);
+    kerr = rd_kafka_assign(p->consumer, parts);
+    if (kerr)
+        ts_logf(TS_LOG_ERROR, "processor", "cannot take the assignment: %s",
+                rd_kafka_err2str(kerr));
+    rd_kafka_pause_partitions(p->consumer, pause);
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "partitions assigned");
+    ts_log_int(ev, "partitions", parts->cnt);
+    ts_log_int(ev, "tasks_to_restore", pause->cnt);
+    ts_log_end(ev);
+    rd_kafka_topic_partition_list_destroy(pause);
+    p->assigned_once = 1;
+    ts_proc_update_ready(p);
+}
+
+static void ts_proc_on_revoke(ts_processor *p, int lost)
+{
+    ts_err err;
+
+    if (lost) {
+        /* Others may own our partitions already: nothing of the open
+         * transaction may be committed. */
+        if (p->txn_open)
+            err = ts_proc_abort(p, "the partition assignment was lost");
+        else
+            err = TS_OK;
+    } else {
+        err = ts_proc_commit(p);
+    }
+    if (err && !p->fatal) {
+        p->fatal = err;
+    }
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_slot *s = &p->slots[i];
+        p->sources[i].assigned = 0;
+        if (s->state == TS_SLOT_NONE)
+            continue;
+        ts_restore_remove(p->restore, i);
+        s->state = s->task ? TS_SLOT_SUSPENDED : TS_SLOT_NONE;
+    }
+    rd_kafka_assign(p->consumer, NULL);
+    ts_logf(TS_LOG_INFO, "processor", "partitions revoked%s", lost ? " (assignment lost)" : "");
+    ts_proc_update_ready(p);
+}
+
+static void ts_proc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ts_processor *p = opaque;
+
+    (void)rk;
+    ts_counter_add(p->m.rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        ts_proc_on_assign(p, parts);
+    else
+        ts_proc_on_revoke(p, rd_kafka_assignment_lost(p->consumer));
+}
+
+/*
+ * Decide how a task's store is brought up to date: checked against what Kafka
+ * committed and what the changelog holds, it is either reused (replay the
+ * tail after the offset it records) or wiped (replay everything).
+ */
+static ts_err ts_proc_plan_restore(ts_processor *p, int32_t part, char *errstr, size_t errstr_size)
+{
+    ts_slot *s = &p->slots[part];
+    ts_store_meta meta;
+    int64_t low, end, from;
+    const char *why = NULL;
+    char dir[4200];
+    ts_log_ev *ev;
+    ts_err err;
+
+    if (ts_proc_task_dir(p, part, dir, sizeof(dir)))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "state.dir: path too long");
+    if (!s->task) {
+        err = ts_task_open(&(ts_task_config){p->cfg->window_size_ms, p->cfg->window_grace_ms,
+                                             p->cfg->window_retention_ms, p->cfg->min_count,
+                                             p->cfg->application_id},
+                           dir, part, &p->store_opts, &p->sink, &s->task, errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    err = ts_restore_watermarks(p->restore, part, 5000, &low, &end, errstr, errstr_size);
+    if (err)
+        return err;
+    err = ts_store_read_meta(ts_task_store(s->task), &meta, errstr, errstr_size);
+    if (err)
+        why = "its metadata does not decode";
+    else if (meta.format_version == 0)
+        why = ts_store_estimate_keys(ts_task_store(s->task)) > 0 ? "it has no metadata" : NULL;
+    else if (meta.format_version != TS_STORE_FORMAT_VERSION)
+        why = "it has another format version";
+    else if (strcmp(meta.application_id, p->cfg->application_id) ||
+             strcmp(meta.task_id, ts_task_id(s->task)))
+        why = "it belongs to another application or task";
+    else if (meta.changelog_offset < low || meta.changelog_offset > end)
+        why = "its changelog offset is outside the changelog";
+    else if (s->committed >= 0 && meta.input_offset > s->committed)
+        why = "it is ahead of the committed input offset";
+    if (why) {
+        ts_log_ev *w =
+            ts_log_begin(TS_LOG_WARN, "processor", "discarding the local store: %s", why);
+        ts_log_cstr(w, "task", ts_task_id(s->task));
+        ts_log_end(w);
+        ts_task_close(s->task);
+        s->task = NULL;
+        err = ts_store_wipe(dir, errstr, errstr_size);
+        if (err)
+            return err;
+        return ts_proc_plan_restore(p, part, errstr, errstr_size);
+    }
+    from = meta.format_version == 0 ? low : meta.changelog_offset;
+    if (meta.format_version == 0)
+        ts_counter_add(p->m.restores_full, 1);
+    else
+        ts_counter_add(p->m.restores_tail, 1);
+    s->restore_total = end - from;
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "restoring task %s", ts_task_id(s->task));
+    ts_log_cstr(ev, "kind", meta.format_version == 0 ? "full" : "tail");
+    ts_log_int(ev, "from_offset", from);
+    ts_log_int(ev, "to_offset", end);
+    ts_log_int(ev, "committed_input_offset", s->committed);
+    ts_log_end(ev);
+    err = ts_restore_add(p->restore, part, ts_task_store(s->task), from, end, errstr, errstr_size);
+    if (err)
+        return err;
+    s->state = TS_SLOT_RESTORING;
+    return TS_OK;
+}
+
+/* Fetch committed offsets (stable: the broker holds the answer while a
+ * transaction that wrote offsets for them is pending) for tasks that need them. */
+static ts_err ts_proc_fetch_offsets(ts_processor *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(p->npart);
+    rd_kafka_resp_err_t err;
+    char msg[512];
+
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].state == TS_SLOT_OFFSETS)
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
+    if (l->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return TS_OK;
+    }
+    err = rd_kafka_committed(p->consumer, l, 2000);
+    if (err) {
+        /* e.g. a transaction of a previous owner still pending: try again */
+        ts_logf(TS_LOG_INFO, "processor", "committed offsets not available yet: %s",
+                rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(l);
+        return TS_OK;
+    }
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        ts_slot *s = &p->slots[tp->partition];
+        ts_err e;
+        if (tp->err || s->state != TS_SLOT_OFFSETS)
+            continue;
+        s->committed = tp->offset >= 0 ? tp->offset : -1;
+        s->have_st = ts_task_meta_parse(tp->metadata, tp->metadata_size, &s->committed_st);
+        e = ts_proc_plan_restore(p, tp->partition, msg, sizeof(msg));
+        if (e) {
+            ts_logf(TS_LOG_WARN, "processor", "cannot restore task 1_%d yet: %s",
+                    (int)tp->partition, msg);
+            if (e == TS_ERR_STORE || e == TS_ERR_IO) {
+                rd_kafka_topic_partition_list_destroy(l);
+                return ts_seterr(e, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return TS_OK;
+}
+
+/* A restore finished: load the task's position and start processing. */
+static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d)
+{
+    ts_slot *s = &p->slots[d->partition];
+    ts_store_meta meta;
+    int64_t st;
+    char msg[512];
+    ts_log_ev *ev;
+    ts_err err;
+
+    if (s->state != TS_SLOT_RESTORING)
+        return TS_OK;
+    err = ts_store_read_meta(ts_task_store(s->task), &meta, msg, sizeof(msg));
+    if (err)
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    /* The committed offset's metadata is the truth (it commits with the
+     * changelog); the store's copy only serves where there is none. */
+    st = s->have_st ? s->committed_st : meta.stream_time;
+    err = ts_task_load(s->task, st, s->committed, d->next_offset, msg, sizeof(msg));
+    if (err)
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    ts_counter_add(p->m.restored_records, d->records);
+    if (s->committed >= 0) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *e;
+        rd_kafka_topic_partition_list_add(l, p->repartition_topic, d->partition)->offset =
+            s->committed;
+        e = rd_kafka_seek_partitions(p->consumer, l, 10000);
+        if (e) {
+            ts_logf(TS_LOG_WARN, "processor", "seek on restore: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    s->state = TS_SLOT_ACTIVE;
+    ts_proc_pause(p, p->repartition_topic, d->partition, 1);
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "task %s restored", ts_task_id(s->task));
+    ts_log_int(ev, "records", (int64_t)d->records);
+    ts_log_int(ev, "elapsed_ms", d->elapsed_ms);
+    ts_log_dbl(ev, "records_per_second",
+               d->elapsed_ms > 0 ? (double)d->records * 1000.0 / (double)d->elapsed_ms : 0);
+    ts_log_int(ev, "stream_time", st);
+    ts_log_int(ev, "input_offset", s->committed);
+    ts_log_end(ev);
+    ts_proc_update_ready(p);
+    return TS_OK;
+}
+
+static ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
+{
+    ts_restore_done done[16];
+    size_t n = 0;
+    int32_t failed = -1;
+    char msg[512];
+    ts_err err;
+
+    err = ts_proc_fetch_offsets(p);
+    if (err)
+        return err;
+    if (ts_restore_active(p->restore) == 0)
+        return TS_OK;
+    err = ts_restore_step(p->restore, budget_ms, done, 16, &n, &failed, msg, sizeof(msg));
+    if (err) {
+        ts_logf(TS_LOG_ERROR, "processor", "restore of task 1_%d failed: %s", (int)failed, msg);
+        if (failed >= 0 && failed < p->npart && p->slots[failed].state == TS_SLOT_RESTORING)
+            p->slots[failed].state = TS_SLOT_OFFSETS; /* start over */
+        if (err == TS_ERR_STORE)
+            return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        err = ts_proc_restored(p, &done[i]);
+        if (err)
+            return err;
+    }
+    return TS_OK;
+}
+
+/* ---- periodic work ---- */
+
+static void ts_proc_purge(ts_processor *p)
+{
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_DeleteRecords_t *dr;
+    rd_kafka_event_t *ev;
+
+    /* results of an earlier purge */
+    while ((ev = rd_kafka_queue_poll(p->admin_q, 0))) {
+        if (rd_kafka_event_error(ev))
+            ts_logf(TS_LOG_WARN, "processor", "purging the repartition topic failed: %s",
+                    rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+    }
+    if (p->cfg->repartition_purge_interval_ms == 0 ||
+        ts_now_ms() - p->last_purge_ms < p->cfg->repartition_purge_interval_ms)
+        return;
+    p->last_purge_ms = ts_now_ms();
+    l = rd_kafka_topic_partition_list_new(p->npart);
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_slot *s = &p->slots[i];
+        int64_t off;
+        if (s->state != TS_SLOT_ACTIVE)
+            continue;
+        off = ts_task_committed_offset(s->task);
+        if (off > 0 && off > s->purged) {
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i)->offset = off;
+            s->purged = off;
+        }
+    }
+    if (l->cnt > 0) {
+        dr = rd_kafka_DeleteRecords_new(l);
+        rd_kafka_DeleteRecords(p->producer, &dr, 1, NULL, p->admin_q);
+        rd_kafka_DeleteRecords_destroy(dr);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void ts_proc_gauges(ts_processor *p)
+{
+    double active = 0, restoring = 0, remaining = 0, bytes = 0, cache = 0;
+
+    if (!p->metrics || ts_now_ms() - p->last_gauges_ms < 1000)
+        return;
+    p->last_gauges_ms = ts_now_ms();
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_slot *s = &p->slots[i];
+        ts_restore_progress prog;
+        if (s->state == TS_SLOT_ACTIVE)
+            active++;
+        if (s->state == TS_SLOT_OFFSETS || s->state == TS_SLOT_RESTORING)
+            restoring++;
+        if (s->state == TS_SLOT_RESTORING && ts_restore_get_progress(p->restore, i, &prog))
+            remaining += (double)(prog.end > prog.position ? prog.end - prog.position : 0);
+        if (s->task)
+            bytes += (double)ts_store_disk_bytes(ts_task_store(s->task));
+    }
+    (void)cache;
+    ts_gauge_set(p->m.tasks_active, active);
+    ts_gauge_set(p->m.tasks_restoring, restoring);
+    ts_gauge_set(p->m.restore_remaining, remaining);
+    ts_gauge_set(p->m.store_bytes, bytes);
+}
+
+/* Fold the task counters into the registry (tasks count, the registry sums). */
+static void ts_proc_task_stats(ts_processor *p, ts_task_stats *before, ts_task *t)
+{
+    const ts_task_stats *now = ts_task_get_stats(t);
+
+    ts_counter_add(p->m.windows_closed, now->windows_closed - before->windows_closed);
+    ts_counter_add(p->m.results, now->results - before->results);
+    ts_counter_add(p->m.windows_expired, now->windows_expired - before->windows_expired);
+}
+
+/* ---- the loop ---- */
+
+static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m)
+{
+    const char *topic;
+    ts_err err;
+
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            ts_logf(TS_LOG_WARN, "processor", "consumer: %s", rd_kafka_message_errstr(m));
+        return TS_OK;
+    }
+    if (m->partition < 0 || m->partition >= p->npart)
+        return TS_OK;
+    err = ts_proc_txn_begin(p);
+    if (err)
+        return err;
+    topic = rd_kafka_topic_name(m->rkt);
+    if (!strcmp(topic, p->cfg->input_topic))
+        return ts_proc_input(p, m);
+    if (!strcmp(topic, p->repartition_topic)) {
+        ts_slot *s = &p->slots[m->partition];
+        ts_task_stats before = s->task ? *ts_task_get_stats(s->task) : (ts_task_stats){0};
+        err = ts_proc_count(p, m);
+        if (s->task)
+            ts_proc_task_stats(p, &before, s->task);
+        return err;
+    }
+    return TS_OK;
+}
+
+ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errstr,
+                        size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *sub;
+    rd_kafka_resp_err_t kerr;
+    ts_err err = TS_OK;
+    int64_t stop_at;
+
+    sub = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(sub, p->cfg->input_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(sub, p->repartition_topic, RD_KAFKA_PARTITION_UA);
+    kerr = rd_kafka_subscribe(p->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (kerr)
+        return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot subscribe: %s",
+                         rd_kafka_err2str(kerr));
+    p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
+    p->last_purge_ms = ts_now_ms();
+    ts_logf(TS_LOG_INFO, "processor", "running");
+
+    while (!*stop && !err) {
+        int64_t now = ts_now_ms();
+        int timeout = (int)(p->next_commit_ms - now);
+        rd_kafka_message_t *m;
+
+        atomic_store(&p->heartbeat_ms, now);
+        if (timeout > TS_POLL_MS)
+            timeout = TS_POLL_MS;
+        if (timeout < 0 || ts_restore_active(p->restore) > 0)
+            timeout = 0;
+        m = rd_kafka_consumer_poll(p->consumer, timeout);
+        /* Process what is there, up to the commit deadline. */
+        while (m) {
+            err = ts_proc_dispatch(p, m);
+            rd_kafka_message_destroy(m);
+            if (err || p->fatal || ts_now_ms() >= p->next_commit_ms)
+                break;
+            m = rd_kafka_consumer_poll(p->consumer, 0);
+        }
+        if (p->fatal)
+            err = p->fatal;
+        if (err == TS_ERR_KAFKA && p->txn_open) {
+            /* a produce failed (queue stuck, topic gone): abort, go on */
+            err = ts_proc_abort(p, p->fatal_msg);
+        }
+        if (err)
+            break;
+        rd_kafka_poll(p->producer, 0);
+        if (ts_now_ms() >= p->next_commit_ms)
+            err = ts_proc_commit(p);
+        if (!err)
+            err = ts_proc_restore_step(p, 50);
+        ts_proc_purge(p);
+        ts_proc_gauges(p);
+    }
+
+    if (err) {
+        ts_seterr(err, errstr, errstr_size, "%s",
+                  p->fatal_msg[0] ? p->fatal_msg : ts_err_name(err));
+        return err;
+    }
+    /* Graceful stop: commit what is open, then leave the group (its revoke
+     * callback finds nothing left to commit). */
+    stop_at = ts_now_ms() + p->cfg->shutdown_timeout_ms;
+    ts_logf(TS_LOG_INFO, "processor", "stopping");
+    err = ts_proc_commit(p);
+    if (err) {
+        ts_seterr(err, errstr, errstr_size, "%s", p->fatal_msg);
+        return err;
+    }
+    rd_kafka_consumer_close(p->consumer);
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].task)
+            ts_proc_close_slot(p, i);
+    if (p->fatal) {
+        ts_seterr(p->fatal, errstr, errstr_size, "%s", p->fatal_msg);
+        return p->fatal;
+    }
+    rd_kafka_flush(p->producer, (int)(stop_at - ts_now_ms() > 0 ? stop_at - ts_now_ms() : 0));
+    ts_logf(TS_LOG_INFO, "processor", "stopped");
+    return TS_OK;
+}
+
+/* ---- construction ---- */
+
+static char *ts_strcat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    memcpy(s + la + lb, c, lc + 1);
+    return s;
+}
+
+ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metrics *metrics,
+                        ts_processor **out, char *errstr, size_t errstr_size)
+{
+    static const char *const producer_defaults[] = {"enable.idempotence",
+                                                    "true",
+                                                    "acks",
+                                                    "all",
+                                                    "partitioner",
+                                                    "murmur2_random",
+                                                    "linger.ms",
+                                                    "5",
+                                                    "compression.type",
+                                                    "lz4",
+                                                    NULL};
+    static const char *const consumer_defaults[] = {"partition.assignment.strategy",
+                                                    "range",
+                                                    "auto.offset.reset",
+                                                    "earliest",
+                                                    "session.timeout.ms",
+                                                    "45000",
+                                                    NULL};
+    rd_kafka_conf_t *pc = NULL, *cc = NULL;
+    rd_kafka_error_t *e;
+    ts_processor *p;
+    char num[32], msg[512];
+    ts_err err;
+
+    *out = NULL;
+    err = ts_proc_config_validate(cfg, errstr, errstr_size);
+    if (err)
+        return err;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    p->cfg = cfg;
+    p->conf = conf;
+    p->lock_fd = -1;
+    p->metrics = metrics;
+    ts_buf_init(&p->value, 0);
+    p->norm_cap = ts_tag_normalize_cap((size_t)cfg->max_value_bytes);
+    p->norm = malloc(p->norm_cap);
+    p->app_dir = ts_strcat3(cfg->state_dir, "/", cfg->application_id);
+    p->repartition_topic = ts_strcat3(cfg->application_id, "-repartition", "");
+    p->changelog_topic = ts_strcat3(cfg->application_id, "-counts-changelog", "");
+    if (!p->norm || !p->app_dir || !p->repartition_topic || !p->changelog_topic) {
+        err = ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    p->sink.emit = ts_proc_emit;
+    p->sink.changelog = ts_proc_changelog;
+    p->sink.opaque = p;
+    p->store_opts.block_cache_bytes = (size_t)cfg->rocksdb_block_cache_bytes;
+    p->store_opts.write_buffer_bytes = (size_t)cfg->rocksdb_write_buffer_bytes;
+    ts_proc_metrics_init(p);
+
+    if ((err = ts_mkdirs(p->app_dir, errstr, errstr_size)) ||
+        (err = ts_proc_lock(p, errstr, errstr_size)) ||
+        (err = ts_proc_instance_id(p, errstr, errstr_size)))
+        goto fail;
+    p->txn_id = ts_strcat3(cfg->application_id, "-", p->instance_id);
+    if (!p->txn_id) {
+        err = ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+
+    /* The producer: transactional, and the admin client for topics. */
+    pc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, producer_defaults, errstr, errstr_size);
+    if (!pc) {
+        err = TS_ERR_INVALID;
+        goto fail;
+    }
+    snprintf(num, sizeof(num), "%" PRId64, cfg->transaction_timeout_ms);
+    if ((err = ts_kafka_conf_set(pc, "transactional.id", p->txn_id, errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(pc, "transaction.timeout.ms", num, errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(pc, "client.id", p->txn_id, errstr, errstr_size)))
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
+    rd_kafka_conf_set_opaque(pc, p);
+    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
+    if (!p->producer) {
+        err = ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the producer: %s", msg);
+        goto fail;
+    }
+    pc = NULL;
+    p->admin_q = rd_kafka_queue_new(p->producer);
+
+    /* The consumer: read_committed, offsets only through transactions. */
+    cc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, consumer_defaults, errstr, errstr_size);
+    if (!cc) {
+        err = TS_ERR_INVALID;
+        goto fail;
+    }
+    if ((err = ts_kafka_conf_set(cc, "group.id", cfg->application_id, errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(cc, "client.id", p->txn_id, errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(cc, "isolation.level", "read_committed", errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(cc, "enable.auto.commit", "false", errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(cc, "enable.auto.offset.store", "false", errstr, errstr_size)))
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(cc, ts_proc_rebalance_cb);
+    rd_kafka_conf_set_opaque(cc, p);
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, msg, sizeof(msg));
+    if (!p->consumer) {
+        err = ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the consumer: %s", msg);
+        goto fail;
+    }
+    cc = NULL;
+    rd_kafka_poll_set_consumer(p->consumer);
+
+    err = ts_proc_topics(p, errstr, errstr_size);
+    if (err)
+        goto fail;
+    p->sources = calloc((size_t)p->npart, sizeof(*p->sources));
+    p->slots = calloc((size_t)p->npart, sizeof(*p->slots));
+    if (!p->sources || !p->slots) {
+        err = ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    for (int32_t i = 0; i < p->npart; i++) {
+        p->slots[i].committed = -1;
+        p->slots[i].changelog_hi = -1;
+    }
+    err = ts_restore_new(conf, cfg->bootstrap_servers, p->changelog_topic,
+                         (int)cfg->restore_batch_records, &p->restore, errstr, errstr_size);
+    if (err)
+        goto fail;
+
+    /* Fences any earlier incarnation of this instance and aborts its open
+     * transaction. */
+    e = rd_kafka_init_transactions(p->producer, 60000);
+    if (e) {
+        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot initialize transactions: %s",
+                        rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        goto fail;
+    }
+    {
+        ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "processor", "started");
+        ts_log_cstr(ev, "application_id", cfg->application_id);
+        ts_log_cstr(ev, "transactional_id", p->txn_id);
+        ts_log_cstr(ev, "input_topic", cfg->input_topic);
+        ts_log_int(ev, "partitions", p->npart);
+        ts_log_cstr(ev, "state_dir", p->app_dir);
+        ts_log_end(ev);
+    }
+    *out = p;
+    return TS_OK;
+fail:
+    if (pc)
+        rd_kafka_conf_destroy(pc);
+    if (cc)
+        rd_kafka_conf_destroy(cc);
+    ts_processor_destroy(p);
+    return err;
+}
+
+void ts_processor_destroy(ts_processor *p)
+{
+    if (!p)
+        return;
+    if (p->slots)
+        for (int32_t i = 0; i < p->npart; i++)
+            ts_task_close(p->slots[i].task);
+    ts_restore_destroy(p->restore);
+    if (p->consumer) {
+        rd_kafka_consumer_close(p->consumer);
+        rd_kafka_destroy(p->consumer);
+    }
+    if (p->admin_q)
+        rd_kafka_queue_destroy(p->admin_q);
+    if (p->producer)
+        rd_kafka_destroy(p->producer);
+    if (p->lock_fd >= 0)
+        close(p->lock_fd);
+    free(p->sources);
+    free(p->slots);
+    free(p->instance_id);
+    free(p->txn_id);
+    free(p->app_dir);
+    free(p->repartition_topic);
+    free(p->changelog_topic);
+    free(p->norm);
+    ts_buf_free(&p->value);
+    free(p);
+}
+
+int64_t ts_processor_heartbeat_ms(const ts_processor *p)
+{
+    return atomic_load(&p->heartbeat_ms);
+}
+
+int ts_processor_ready(const ts_processor *p)
+{
+    return atomic_load(&p->ready);
+}
+
+int ts_processor_tasks_restoring(const ts_processor *p)
+{
+    return atomic_load(&p->restoring);
+}
