@@ -201,6 +201,7 @@ ts_err ts_pconf_finish(ts_pconf *c, char **envp, char *errstr, size_t errstr_siz
 
     if (!envp)
         envp = environ;
+    ts_pconf_clear(c); /* a second call starts over */
     if (!c->topic || !*c->topic)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "topic: must not be empty");
     if (!c->bootstrap || !*c->bootstrap)
