@@ -1,5 +1,6 @@
 #include "ts_producer.h"
 #include "ts_config.h"
+#include "ts_kafka.h"
 #include "ts_log.h"
 #include "ts_pconf.h"
 #include "ts_pstats.h"
@@ -113,6 +114,15 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
     if (ts_pconf_finish(&p.conf, NULL, err, sizeof(err))) {
         rc = ts_producer_usage_error(err);
         goto out_pconf;
+    }
+    {
+        /* kafka.* keys are librdkafka's to judge: ask it now, before connecting */
+        rd_kafka_conf_t *kc = ts_kafka_conf_new(&p.raw, p.conf.bootstrap, NULL, err, sizeof(err));
+        if (!kc) {
+            rc = ts_producer_usage_error(err);
+            goto out_pconf;
+        }
+        rd_kafka_conf_destroy(kc);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
         ts_logf(TS_LOG_ERROR, "producer", "cannot initialize libcurl");

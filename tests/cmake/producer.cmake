@@ -10,3 +10,18 @@ foreach(t backoff split hashtag post config synth file)
   ts_unit_test(test_producer_${t} ts_producer)
   target_compile_definitions(test_producer_${t} PRIVATE TS_FIXTURES="${TS_PRODUCER_FIXTURES}")
 endforeach()
+
+# The fake X and Mastodon servers, and running the producer against them.
+add_library(ts_fakehttp STATIC support/fakehttp.c)
+target_include_directories(ts_fakehttp PUBLIC support)
+target_link_libraries(ts_fakehttp PUBLIC ts_testkit ts_common PkgConfig::MHD PkgConfig::JANSSON)
+
+foreach(t x mastodon run)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_producer_${t}.c)
+    ts_integration_test(test_producer_${t} ts_fakehttp ts_producer)
+    target_compile_definitions(test_producer_${t} PRIVATE TS_FIXTURES="${TS_PRODUCER_FIXTURES}")
+    # the producer binary is what runs
+    add_dependencies(test_producer_${t} tagstream-producer)
+    set_tests_properties(test_producer_${t} PROPERTIES TIMEOUT 300)
+  endif()
+endforeach()

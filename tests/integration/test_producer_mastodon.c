@@ -1,0 +1,164 @@
+/*
+ * tagstream-producer against a local server speaking the Mastodon streaming
+ * API (Server-Sent Events: heartbeats, delete and edit events, multi-line
+ * data, CRLF lines, a malformed event, a disconnect mid-event) and the real
+ * broker: the topic must hold exactly the fixture's hashtags.
+ */
+#include "fakehttp.h"
+#include "testkit.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PUBLIC  "/api/v1/streaming/public"
+#define HASHTAG "/api/v1/streaming/hashtag"
+
+static char *fixture(const char *name)
+{
+    char path[1024];
+    FILE *fp;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, name);
+    fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "%s", path);
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static const char *const *producer_args(const char *url, const char *topic, const char *extra1,
+                                        const char *extra2)
+{
+    static char bs[512], base[256], top[256];
+    static const char *argv[32];
+    size_t n = 0;
+
+    snprintf(bs, sizeof(bs), "%s", tk_bootstrap());
+    snprintf(base, sizeof(base), "%s", url);
+    snprintf(top, sizeof(top), "%s", topic);
+    argv[n++] = "--source=mastodon";
+    argv[n++] = "--mastodon.base.url";
+    argv[n++] = base;
+    argv[n++] = "--bootstrap.servers";
+    argv[n++] = bs;
+    argv[n++] = "--topic";
+    argv[n++] = top;
+    argv[n++] = "--http.listen=";
+    argv[n++] = "--stall.timeout.ms=2000";
+    argv[n++] = "--reconnect.network.step.ms=50";
+    argv[n++] = "--reconnect.http.initial.ms=100";
+    if (extra1)
+        argv[n++] = extra1;
+    if (extra2)
+        argv[n++] = extra2;
+    argv[n] = NULL;
+    return argv;
+}
+
+static const char *const token_env[] = {"MASTODON_TOKEN=masto-token", NULL};
+
+Test(producer_mastodon, public_stream, .timeout = 120)
+{
+    char *sse = fixture("mastodon_stream.sse"), *topic = tk_unique("masto-input"), path[1024];
+    /* the first connection ends inside the event of status 110004 */
+    char *cut_at = strstr(sse, "event: update\ndata: {\"id\":\"110004\"");
+    size_t first = (size_t)(cut_at - sse), nwant;
+    fh_expect want[64];
+    fh_request rq;
+    tk_records got;
+    fakehttp *f;
+    fh_proc p;
+
+    cr_assert_not_null(cut_at);
+    snprintf(path, sizeof(path), "%s/mastodon_stream.expected", TS_FIXTURES);
+    nwant = fh_expected_load(path, want, 64);
+    /* split the first part into odd pieces: across "\r\n", inside "data:", inside UTF-8 */
+    char *crlf = strstr(sse, "\r\n\r\n");
+    char *sigma = strstr(sse, "\xce\xa3");
+    cr_assert(crlf && sigma && sigma < crlf && crlf < cut_at);
+    size_t s1 = (size_t)(sigma - sse) + 1, s2 = (size_t)(crlf - sse) + 1;
+    fh_part a[] = {
+        {sse, 7, 0},             /* ":)\nevent" */
+        {sse + 7, s1 - 7, 10},   /* up to the middle of a capital sigma */
+        {sse + s1, s2 - s1, 10}, /* up to between \r and \n */
+        {sse + s2, first - s2, 10},
+        {cut_at, 60, 0}, /* half an event, then the connection drops */
+    };
+    fh_part b[] = {{":)\n", 0, 0}, {cut_at, 0, 0}};
+    const char *sse_hdr = "Content-Type: text/event-stream\nCache-Control: no-cache\n";
+    fh_response script[] = {
+        {200, sse_hdr, a, sizeof(a) / sizeof(a[0]), FH_END_ABORT},
+        {200, sse_hdr, b, 2, FH_END_KEEPALIVE, ":thump\n", 100},
+    };
+
+    tk_create_topic(topic, 3, 1, NULL);
+    f = fh_start();
+    fh_route(f, "GET", PUBLIC, script, 2);
+    fh_proc_start(&p, producer_args(fh_url(f), topic, NULL, NULL), token_env);
+    cr_assert(fh_wait_ended(f, "GET", PUBLIC, 2, 30000));
+    usleep(500 * 1000);
+    fh_proc_signal(&p, SIGTERM);
+    cr_assert_eq(fh_proc_wait(&p, 15000), 0);
+
+    got = tk_consume_all(topic, 0, 0, 3000);
+    fh_check_records(&got, want, nwant, 3);
+    tk_records_free(&got);
+
+    cr_expect_eq(fh_count(f, "GET", PUBLIC), 2, "reconnected once, at once");
+    for (size_t i = 0; fh_request_get(f, i, &rq); i++) {
+        cr_expect_str_eq(rq.authorization, "Bearer masto-token");
+        cr_expect_str_eq(rq.accept, "text/event-stream");
+    }
+#define SUMMARY(field) fh_log_int(&p, "producer stopped", field)
+    cr_expect_eq(SUMMARY("records_produced"), (long long)nwant);
+    cr_expect_eq(SUMMARY("events_ignored"), 2, "delete and status.update");
+    cr_expect_eq(SUMMARY("skipped_malformed_json"), 1);
+    cr_expect_eq(SUMMARY("skipped_truncated"), 1);
+    cr_expect_eq(SUMMARY("reconnects_drop"), 1);
+    fh_proc_cleanup(&p);
+    fh_stop(f);
+    free(sse);
+    free(topic);
+}
+
+Test(producer_mastodon, hashtag_stream_and_a_bad_token, .timeout = 60)
+{
+    static const char denied[] = "{\"error\":\"The access token is invalid\"}";
+    fh_part part[] = {{denied, 0, 0}};
+    fh_response script[] = {{401, "Content-Type: application/json\n", part, 1, FH_END_CLOSE}};
+    char *topic = tk_unique("masto-401"), *err;
+    fh_request rq;
+    fakehttp *f;
+    fh_proc p;
+
+    tk_create_topic(topic, 1, 1, NULL);
+    f = fh_start();
+    fh_route(f, "GET", HASHTAG, script, 1);
+    fh_proc_start(&p,
+                  producer_args(fh_url(f), topic, "--mastodon.stream=hashtag",
+                                "--mastodon.tag=caf\xc3\xa9 & kafka"),
+                  token_env);
+    cr_assert_eq(fh_proc_wait(&p, 20000), 1);
+    cr_assert_eq(fh_nrequests(f), 1, "not retried");
+    cr_assert(fh_request_get(f, 0, &rq));
+    cr_expect_str_eq(rq.query, "tag=caf\xc3\xa9 & kafka", "the tag is URL-encoded on the way");
+    err = fh_proc_stderr(&p);
+    cr_expect(strstr(err, "401") && strstr(err, "The access token is invalid") &&
+                  strstr(err, "MASTODON_TOKEN"),
+              "stderr: %s", err);
+    free(err);
+    fh_proc_cleanup(&p);
+    fh_stop(f);
+    free(topic);
+}
