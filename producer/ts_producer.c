@@ -1,17 +1,26 @@
 #include "ts_producer.h"
 #include "ts_config.h"
+#include "ts_http.h"
 #include "ts_kafka.h"
 #include "ts_log.h"
+#include "ts_metrics.h"
 #include "ts_pconf.h"
 #include "ts_pstats.h"
 #include "ts_sink.h"
 #include "ts_source.h"
 
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #define TS_ENV_PREFIX "TAGSTREAM_"
+
+/* A plain counter family's collector: which counter of which stats. */
+typedef struct ts_producer_col {
+    const struct ts_producer_family *family;
+    const ts_pstats *stats;
+} ts_producer_col;
 
 typedef struct ts_producer {
     ts_pconf conf;
@@ -19,6 +28,10 @@ typedef struct ts_producer {
     ts_pstats stats;
     ts_sink *sink;
     atomic_int *stop;
+    atomic_int alive; /* the source loop runs (for /health) */
+    ts_metrics *metrics;
+    ts_http *http;
+    ts_producer_col cols[8];
     char sink_err[512]; /* a fatal error of the sink, for the final message */
 } ts_producer;
 
@@ -75,6 +88,133 @@ static void ts_producer_summary(const ts_producer *p, const char *msg)
     ts_log_end(ev);
 }
 
+/* ---- /health, /ready, /metrics (these run on the HTTP thread) ---- */
+
+static int ts_producer_health(void *opaque, ts_buf *detail)
+{
+    ts_producer *p = opaque;
+    int alive = atomic_load(&p->alive);
+
+    ts_buf_printf(detail, "\"source\":\"%s\"", ts_pconf_source_name(p->conf.source));
+    return alive;
+}
+
+static int ts_producer_ready(void *opaque, ts_buf *detail)
+{
+    ts_producer *p = opaque;
+    int src = atomic_load(&p->stats.source_connected);
+    int kafka = atomic_load(&p->stats.kafka_connected);
+
+    ts_buf_printf(detail, "\"source_connected\":%s,\"kafka_connected\":%s", src ? "true" : "false",
+                  kafka ? "true" : "false");
+    return atomic_load(&p->alive) && src && kafka;
+}
+
+/* One collector per family: the values are the ts_pstats atomics. */
+typedef struct ts_producer_family {
+    const char *name;
+    const char *help;
+    const char *type;
+    size_t offset; /* of the counter or gauge in ts_pstats; (size_t)-1 for labelled ones */
+} ts_producer_family;
+
+#define TS_PSTAT(f) offsetof(ts_pstats, f)
+
+static const ts_producer_family ts_producer_families[] = {
+    {"tagstream_producer_posts_total", "Posts read from the source.", "counter", TS_PSTAT(posts)},
+    {"tagstream_producer_records_sent_total", "Hashtag records handed to the Kafka client.",
+     "counter", TS_PSTAT(records_sent)},
+    {"tagstream_producer_records_produced_total", "Hashtag records acknowledged by the brokers.",
+     "counter", TS_PSTAT(records_produced)},
+    {"tagstream_producer_delivery_failures_total", "Hashtag records the Kafka client gave up on.",
+     "counter", TS_PSTAT(delivery_failures)},
+    {"tagstream_producer_events_ignored_total",
+     "Streaming events that carry no new post (delete, edit, notification).", "counter",
+     TS_PSTAT(events_ignored)},
+};
+
+#define TS_PRODUCER_NFAMILIES (sizeof(ts_producer_families) / sizeof(ts_producer_families[0]))
+_Static_assert(TS_PRODUCER_NFAMILIES <= 8, "ts_producer.cols is too small");
+
+static void ts_producer_collect_one(void *opaque, ts_buf *out)
+{
+    const ts_producer_col *col = opaque;
+    const atomic_uint_fast64_t *c =
+        (const atomic_uint_fast64_t *)((const char *)col->stats + col->family->offset);
+
+    ts_buf_printf(out, "%s %llu\n", col->family->name, (unsigned long long)ts_pstats_get(c));
+}
+
+static void ts_producer_collect_skipped(void *opaque, ts_buf *out)
+{
+    const ts_pstats *s = opaque;
+
+    for (int i = 1; i < TS_SKIP__COUNT; i++)
+        ts_buf_printf(out, "tagstream_producer_skipped_total{reason=\"%s\"} %llu\n",
+                      ts_skip_name((ts_skip)i), (unsigned long long)ts_pstats_get(&s->skipped[i]));
+}
+
+static void ts_producer_collect_reconnects(void *opaque, ts_buf *out)
+{
+    const ts_pstats *s = opaque;
+
+    for (int i = 0; i < TS_RECONNECT__COUNT; i++)
+        ts_buf_printf(out, "tagstream_producer_reconnects_total{cause=\"%s\"} %llu\n",
+                      ts_reconnect_cause_name((ts_reconnect_cause)i),
+                      (unsigned long long)ts_pstats_get(&s->reconnects[i]));
+}
+
+static void ts_producer_collect_connected(void *opaque, ts_buf *out)
+{
+    const ts_pstats *s = opaque;
+
+    ts_buf_printf(out, "tagstream_producer_source_connected %d\n",
+                  atomic_load(&s->source_connected) ? 1 : 0);
+}
+
+static void ts_producer_collect_kafka(void *opaque, ts_buf *out)
+{
+    const ts_pstats *s = opaque;
+
+    ts_buf_printf(out, "tagstream_producer_kafka_connected %d\n",
+                  atomic_load(&s->kafka_connected) ? 1 : 0);
+}
+
+static ts_err ts_producer_metrics(ts_producer *p)
+{
+    ts_err err = TS_OK;
+
+    p->metrics = ts_metrics_new();
+    if (!p->metrics)
+        return TS_ERR_NOMEM;
+    for (size_t i = 0; i < TS_PRODUCER_NFAMILIES && !err; i++) {
+        const ts_producer_family *f = &ts_producer_families[i];
+        p->cols[i].family = f;
+        p->cols[i].stats = &p->stats;
+        err = ts_metrics_add_collector(p->metrics, f->name, f->help, f->type,
+                                       ts_producer_collect_one, &p->cols[i]);
+    }
+    if (!err)
+        err = ts_metrics_add_collector(p->metrics, "tagstream_producer_skipped_total",
+                                       "Input skipped, by reason.", "counter",
+                                       ts_producer_collect_skipped, &p->stats);
+    if (!err)
+        err = ts_metrics_add_collector(
+            p->metrics, "tagstream_producer_reconnects_total",
+            "Stream reconnections, by the cause of the end of the last stream.", "counter",
+            ts_producer_collect_reconnects, &p->stats);
+    if (!err)
+        err = ts_metrics_add_collector(p->metrics, "tagstream_producer_source_connected",
+                                       "1 while the source is connected (a stream is open, or a "
+                                       "file or the generator runs).",
+                                       "gauge", ts_producer_collect_connected, &p->stats);
+    if (!err)
+        err = ts_metrics_add_collector(p->metrics, "tagstream_producer_kafka_connected",
+                                       "1 while the brokers answer the producer.", "gauge",
+                                       ts_producer_collect_kafka, &p->stats);
+    return err;
+}
+
 /* A configuration or usage error: one line on stderr and in the log. */
 static int ts_producer_usage_error(const char *msg)
 {
@@ -129,6 +269,26 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         rc = 1;
         goto out_pconf;
     }
+    if (ts_producer_metrics(&p)) {
+        ts_logf(TS_LOG_ERROR, "producer", "cannot set up the metrics: out of memory");
+        rc = 1;
+        goto out_curl;
+    }
+    atomic_store(&p.alive, 1);
+    if (p.conf.http_listen && *p.conf.http_listen) {
+        p.http = ts_http_start(p.conf.http_listen, p.metrics, ts_producer_health, ts_producer_ready,
+                               &p, err, sizeof(err));
+        if (!p.http) {
+            ts_logf(TS_LOG_ERROR, "producer", "http.listen: %s", err);
+            fprintf(stderr, "tagstream-producer: http.listen: %s\n", err);
+            rc = 1;
+            goto out_metrics;
+        }
+        ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "producer", "http listening");
+        ts_log_cstr(ev, "listen", p.conf.http_listen);
+        ts_log_int(ev, "port", ts_http_port(p.http));
+        ts_log_end(ev);
+    }
     {
         ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "producer", "starting");
         ts_log_cstr(ev, "source", ts_pconf_source_name(p.conf.source));
@@ -141,7 +301,7 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         ts_logf(TS_LOG_ERROR, "producer", "%s", err);
         fprintf(stderr, "tagstream-producer: %s\n", err);
         rc = 1;
-        goto out_curl;
+        goto out_http;
     }
 
     env.conf = &p.conf;
@@ -152,6 +312,7 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
     env.opaque = &p;
     err[0] = '\0';
     e = ts_source_run(&env, err, sizeof(err));
+    atomic_store(&p.alive, 0);
     if (e && e != TS_ERR_STOPPED) {
         const char *why = p.sink_err[0] ? p.sink_err : err;
         ts_logf(TS_LOG_ERROR, "producer", "%s", why);
@@ -170,6 +331,10 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
     }
     ts_producer_summary(&p, "producer stopped");
     ts_sink_destroy(p.sink);
+out_http:
+    ts_http_stop(p.http);
+out_metrics:
+    ts_metrics_destroy(p.metrics);
 out_curl:
     curl_global_cleanup();
 out_pconf:

@@ -14,7 +14,7 @@ endforeach()
 # The fake X and Mastodon servers, and running the producer against them.
 add_library(ts_fakehttp STATIC support/fakehttp.c)
 target_include_directories(ts_fakehttp PUBLIC support)
-target_link_libraries(ts_fakehttp PUBLIC ts_testkit ts_common PkgConfig::MHD PkgConfig::JANSSON)
+target_link_libraries(ts_fakehttp PUBLIC ts_testkit ts_common PkgConfig::MHD PkgConfig::JANSSON PkgConfig::CURL)
 
 foreach(t x mastodon run)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_producer_${t}.c)

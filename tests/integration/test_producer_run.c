@@ -228,3 +228,98 @@ Test(producer_run, help_lists_the_keys, .timeout = 30)
     free(out);
     fh_proc_cleanup(&p);
 }
+
+/* Value of an unlabelled or labelled series in a /metrics body, -1 if absent. */
+static long long metric(const char *body, const char *series)
+{
+    size_t l = strlen(series);
+
+    for (const char *s = body; (s = strstr(s, series)); s += l)
+        if ((s == body || s[-1] == '\n') && s[l] == ' ')
+            return strtoll(s + l + 1, NULL, 10);
+    return -1;
+}
+
+Test(producer_run, health_ready_and_metrics, .timeout = 60)
+{
+    char *topic = tk_unique("http"), *body, path[64];
+    const char *argv[] = {bootstrap_arg(), topic_arg(topic), "--http.listen=127.0.0.1:0",
+                          "--synthetic.rate=500", NULL};
+    long long produced;
+    int port;
+    fh_proc p;
+    FILE *fp;
+
+    tk_create_topic(topic, 1, 1, NULL);
+    fh_proc_start(&p, argv, NULL);
+    port = fh_proc_http_port(&p, 30000);
+    cr_assert_gt(port, 0);
+    cr_assert(fh_log_wait(&p, "generating", 30000));
+    usleep(1000 * 1000);
+
+    cr_expect_eq(fh_http_get(port, "/health", &body), 200);
+    cr_expect(strstr(body, "\"status\":\"ok\"") != NULL, "%s", body);
+    free(body);
+    cr_expect_eq(fh_http_get(port, "/ready", &body), 200);
+    cr_expect(strstr(body, "\"source_connected\":true") && strstr(body, "\"kafka_connected\":true"),
+              "%s", body);
+    free(body);
+    cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
+    produced = metric(body, "tagstream_producer_records_produced_total");
+    cr_expect_gt(produced, 0, "%s", body);
+    cr_expect_eq(metric(body, "tagstream_producer_source_connected"), 1);
+    cr_expect_eq(metric(body, "tagstream_producer_kafka_connected"), 1);
+    cr_expect_eq(metric(body, "tagstream_producer_skipped_total{reason=\"oversize\"}"), 0);
+    cr_expect_eq(metric(body, "tagstream_producer_reconnects_total{cause=\"stall\"}"), 0);
+    cr_expect_eq(metric(body, "tagstream_producer_delivery_failures_total"), 0);
+    /* the exposition format, as Prometheus' own checker reads it */
+    if (access("/usr/bin/promtool", X_OK) == 0) {
+        snprintf(path, sizeof(path), "/tmp/ts-metrics-%d.txt", (int)getpid());
+        fp = fopen(path, "w");
+        fputs(body, fp);
+        fclose(fp);
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >/dev/null 2>&1", path);
+        cr_expect_eq(system(cmd), 0, "promtool check metrics");
+        unlink(path);
+    }
+    free(body);
+    fh_proc_signal(&p, SIGTERM);
+    cr_assert_eq(fh_proc_wait(&p, 20000), 0);
+    cr_expect_geq(fh_log_int(&p, "producer stopped", "records_produced"), produced);
+    fh_proc_cleanup(&p);
+    free(topic);
+}
+
+Test(producer_run, not_ready_while_the_source_is_unreachable, .timeout = 60)
+{
+    int sport, sfd = fh_silent_start(&sport), port;
+    char *topic = tk_unique("unready"), url[80], *body;
+    const char *argv[] = {bootstrap_arg(),
+                          topic_arg(topic),
+                          "--http.listen=127.0.0.1:0",
+                          "--source=x",
+                          "--stall.timeout.ms=500",
+                          url,
+                          NULL};
+    const char *const env[] = {"BEARER_TOKEN=t", NULL};
+    fh_proc p;
+
+    cr_assert_geq(sfd, 0);
+    snprintf(url, sizeof(url), "--x.base.url=http://127.0.0.1:%d", sport);
+    tk_create_topic(topic, 1, 1, NULL);
+    fh_proc_start(&p, argv, env);
+    port = fh_proc_http_port(&p, 30000);
+    cr_assert_gt(port, 0);
+    cr_assert(fh_log_wait(&p, "producer ready", 30000));
+    cr_expect_eq(fh_http_get(port, "/health", &body), 200, "alive");
+    free(body);
+    cr_expect_eq(fh_http_get(port, "/ready", &body), 503, "but not ready");
+    cr_expect(strstr(body, "\"source_connected\":false") != NULL, "%s", body);
+    free(body);
+    fh_proc_signal(&p, SIGTERM);
+    cr_assert_eq(fh_proc_wait(&p, 20000), 0);
+    fh_proc_cleanup(&p);
+    close(sfd);
+    free(topic);
+}

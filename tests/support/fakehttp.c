@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -653,4 +654,42 @@ void fh_check_records(const tk_records *r, const fh_expect *want, size_t n, int 
         cr_expect_eq(rec->timestamp, want[w].ts, "key %s value %s: timestamp", rec->key,
                      rec->value);
     }
+}
+
+int fh_proc_http_port(const fh_proc *p, int timeout_ms)
+{
+    if (!fh_log_wait(p, "\"msg\":\"http listening\"", timeout_ms))
+        return -1;
+    return (int)fh_log_int(p, "http listening", "port");
+}
+
+static size_t fh_http_body(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+    char **body = opaque;
+    size_t n = size * nmemb, have = *body ? strlen(*body) : 0;
+    char *b = realloc(*body, have + n + 1);
+
+    memcpy(b + have, ptr, n);
+    b[have + n] = '\0';
+    *body = b;
+    return n;
+}
+
+int fh_http_get(int port, const char *path, char **body)
+{
+    CURL *c = curl_easy_init();
+    char url[256];
+    long status = 0;
+
+    *body = strdup("");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fh_http_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return (int)status;
 }

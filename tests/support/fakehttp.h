@@ -120,6 +120,13 @@ char *fh_proc_stderr(const fh_proc *p);
 long long fh_log_int(const fh_proc *p, const char *msg, const char *field);
 /* Wait until the log holds a line containing `needle`; returns 1 if so. */
 int fh_log_wait(const fh_proc *p, const char *needle, int timeout_ms);
+/* The port of the producer's HTTP endpoint, from its log (waits up to
+ * timeout_ms for the line); -1 if it never said. */
+int fh_proc_http_port(const fh_proc *p, int timeout_ms);
+/* GET http://127.0.0.1:port/path; returns the status (0 on failure) and the
+ * body in *body (malloc'd). */
+int fh_http_get(int port, const char *path, char **body);
+
 /* Remove the log files. */
 void fh_proc_cleanup(fh_proc *p);
 
