@@ -34,7 +34,7 @@ struct ts_stream {
     int64_t reset_ms;  /* rate-limit reset announced by the server */
     long remaining;    /* x-rate-limit-remaining, -1 if none */
     ts_err record_err; /* a record callback's fatal error */
-    char msg[512];     /* the message of a fatal attempt */
+    char msg[1024];    /* the message of a fatal attempt */
 };
 
 /* ---- callbacks ---- */
@@ -329,7 +329,7 @@ static void ts_stream_classify(ts_stream *s, const char *method, const char *url
     if (s->status == 401 || s->status == 403) {
         a->fatal = 1;
         a->err = TS_ERR_INVALID;
-        snprintf(s->msg, sizeof(s->msg), "%s: %s %s answered HTTP %ld%s%s: check %s",
+        snprintf(s->msg, sizeof(s->msg), "%s: %s %.300s answered HTTP %ld%s%.300s: check %s",
                  s->opts.component, method, url, s->status, detail[0] ? ": " : "", detail,
                  s->opts.token_hint ? s->opts.token_hint : "the access token");
         return;

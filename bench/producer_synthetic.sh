@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bench/producer_synthetic.sh: how fast tagstream-producer's synthetic source
+# fills a real local broker, and how much memory the producer needs for it.
+#
+#   bench/producer_synthetic.sh [RECORDS] [PARTITIONS]   (default 2000000, 6)
+#
+# Runs the synthetic source at full speed (synthetic.rate=0) for RECORDS
+# hashtag records into a fresh topic, waits until every record is
+# acknowledged (acks=all, idempotent, lz4), and prints records per second and
+# the producer's peak resident set size. Uses the cluster at
+# $TAGSTREAM_BENCH_BOOTSTRAP if set; otherwise starts a one-node cluster in a
+# temporary directory and removes it afterwards. BUILD names the build
+# directory (default: build); extra producer flags can follow in
+# $TAGSTREAM_BENCH_FLAGS (e.g. "--compression.type=zstd").
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+records=${1:-2000000}
+partitions=${2:-6}
+build=${BUILD:-build}
+bin=$build/bin/tagstream-producer
+
+if [[ ! -x $bin ]]; then
+  cmake -S . -B "$build" -G Ninja >/dev/null
+  cmake --build "$build" --target tagstream-producer >/dev/null
+fi
+
+if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
+  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
+  topics=(infra/local/kafka tool kafka-topics --bootstrap-server "$bootstrap")
+else
+  TAGSTREAM_KAFKA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench-kafka.XXXXXX")
+  export TAGSTREAM_KAFKA_DIR
+  trap 'infra/local/kafka stop >/dev/null 2>&1 || true; rm -rf "$TAGSTREAM_KAFKA_DIR"' EXIT
+  infra/local/kafka start >/dev/null
+  bootstrap=$(infra/local/kafka bootstrap)
+  topics=(infra/local/kafka tool kafka-topics)
+fi
+
+topic=bench-synthetic-$$
+"${topics[@]}" --create --topic "$topic" --partitions "$partitions" --replication-factor 1 >/dev/null
+
+log=$(mktemp "${TMPDIR:-/tmp}/tagstream-bench-log.XXXXXX")
+timing=$(mktemp "${TMPDIR:-/tmp}/tagstream-bench-time.XXXXXX")
+# shellcheck disable=SC2086 # the extra flags are meant to split
+/usr/bin/time -v -o "$timing" "$bin" --bootstrap.servers="$bootstrap" --topic="$topic" \
+  --http.listen= --source=synthetic --synthetic.rate=0 --synthetic.count="$records" \
+  ${TAGSTREAM_BENCH_FLAGS:-} >"$log"
+
+# From the first generated post to the last acknowledgement, by the
+# producer's own log clock; the process's wall time includes start-up.
+summary=$(grep '"msg":"producer stopped"' "$log")
+produced=$(sed -n 's/.*"records_produced":\([0-9]*\).*/\1/p' <<<"$summary")
+failures=$(sed -n 's/.*"delivery_failures":\([0-9]*\).*/\1/p' <<<"$summary")
+t0=$(grep '"msg":"generating"' "$log" | sed -n 's/.*"time":"\([^"]*\)".*/\1/p')
+t1=$(sed -n 's/.*"time":"\([^"]*\)".*/\1/p' <<<"$summary")
+secs=$(python3 -c "
+from datetime import datetime as d
+f='%Y-%m-%dT%H:%M:%S.%fZ'
+print((d.strptime('$t1',f)-d.strptime('$t0',f)).total_seconds())")
+rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$timing")
+wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$timing")
+cpu_user=$(sed -n 's/.*User time (seconds): //p' "$timing")
+cpu_sys=$(sed -n 's/.*System time (seconds): //p' "$timing")
+
+printf 'records            %s (acknowledged: %s, delivery failures: %s)\n' "$records" "$produced" "$failures"
+printf 'topic              %s partitions, compression %s\n' "$partitions" \
+  "$(grep -o '"compression":"[a-z0-9]*"' "$log" | cut -d'"' -f4)"
+printf 'generate..acked    %.2f s\n' "$secs"
+printf 'records/second     %.0f\n' "$(python3 -c "print($produced/$secs)")"
+printf 'process wall time  %s (user %s s, sys %s s)\n' "$wall" "$cpu_user" "$cpu_sys"
+printf 'peak RSS           %.1f MiB\n' "$(python3 -c "print($rss_kb/1024)")"
+rm -f "$log" "$timing"
+"${topics[@]}" --delete --topic "$topic" >/dev/null 2>&1 || true
