@@ -54,7 +54,7 @@ static const char *const *producer_args(const char *url, const char *topic, cons
     argv[n++] = bs;
     argv[n++] = "--topic";
     argv[n++] = top;
-    argv[n++] = "--http.listen=";
+    argv[n++] = "--http.listen=127.0.0.1:0";
     argv[n++] = "--stall.timeout.ms=2000";
     argv[n++] = "--reconnect.network.step.ms=50";
     argv[n++] = "--reconnect.http.initial.ms=100";
@@ -107,7 +107,10 @@ Test(producer_mastodon, public_stream, .timeout = 120)
     fh_route(f, "GET", PUBLIC, script, 2);
     fh_proc_start(&p, producer_args(fh_url(f), topic, NULL, NULL), token_env);
     cr_assert(fh_wait_ended(f, "GET", PUBLIC, 2, 30000));
-    usleep(500 * 1000);
+    cr_assert_eq(fh_wait_metric(fh_proc_http_port(&p, 1000),
+                                "tagstream_producer_records_produced_total", (long long)nwant,
+                                30000),
+                 (long long)nwant);
     fh_proc_signal(&p, SIGTERM);
     cr_assert_eq(fh_proc_wait(&p, 15000), 0);
 

@@ -229,17 +229,6 @@ Test(producer_run, help_lists_the_keys, .timeout = 30)
     fh_proc_cleanup(&p);
 }
 
-/* Value of an unlabelled or labelled series in a /metrics body, -1 if absent. */
-static long long metric(const char *body, const char *series)
-{
-    size_t l = strlen(series);
-
-    for (const char *s = body; (s = strstr(s, series)); s += l)
-        if ((s == body || s[-1] == '\n') && s[l] == ' ')
-            return strtoll(s + l + 1, NULL, 10);
-    return -1;
-}
-
 Test(producer_run, health_ready_and_metrics, .timeout = 60)
 {
     char *topic = tk_unique("http"), *body, path[64];
@@ -255,7 +244,7 @@ Test(producer_run, health_ready_and_metrics, .timeout = 60)
     port = fh_proc_http_port(&p, 30000);
     cr_assert_gt(port, 0);
     cr_assert(fh_log_wait(&p, "generating", 30000));
-    usleep(1000 * 1000);
+    cr_assert_gt(fh_wait_metric(port, "tagstream_producer_records_produced_total", 1, 30000), 0);
 
     cr_expect_eq(fh_http_get(port, "/health", &body), 200);
     cr_expect(strstr(body, "\"status\":\"ok\"") != NULL, "%s", body);
@@ -265,13 +254,13 @@ Test(producer_run, health_ready_and_metrics, .timeout = 60)
               "%s", body);
     free(body);
     cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
-    produced = metric(body, "tagstream_producer_records_produced_total");
+    produced = fh_metric(body, "tagstream_producer_records_produced_total");
     cr_expect_gt(produced, 0, "%s", body);
-    cr_expect_eq(metric(body, "tagstream_producer_source_connected"), 1);
-    cr_expect_eq(metric(body, "tagstream_producer_kafka_connected"), 1);
-    cr_expect_eq(metric(body, "tagstream_producer_skipped_total{reason=\"oversize\"}"), 0);
-    cr_expect_eq(metric(body, "tagstream_producer_reconnects_total{cause=\"stall\"}"), 0);
-    cr_expect_eq(metric(body, "tagstream_producer_delivery_failures_total"), 0);
+    cr_expect_eq(fh_metric(body, "tagstream_producer_source_connected"), 1);
+    cr_expect_eq(fh_metric(body, "tagstream_producer_kafka_connected"), 1);
+    cr_expect_eq(fh_metric(body, "tagstream_producer_skipped_total{reason=\"oversize\"}"), 0);
+    cr_expect_eq(fh_metric(body, "tagstream_producer_reconnects_total{cause=\"stall\"}"), 0);
+    cr_expect_eq(fh_metric(body, "tagstream_producer_delivery_failures_total"), 0);
     /* the exposition format, as Prometheus' own checker reads it */
     if (access("/usr/bin/promtool", X_OK) == 0) {
         snprintf(path, sizeof(path), "/tmp/ts-metrics-%d.txt", (int)getpid());

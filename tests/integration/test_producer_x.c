@@ -162,12 +162,15 @@ Test(producer_x, sampled_stream_with_every_kind_of_trouble, .timeout = 120)
 
     fh_proc_start(&p, producer_args(fh_url(f), topic, NULL, NULL), token_env);
     cr_assert(fh_wait_ended(f, "GET", STREAM, 6, 60000), "the last stream was served");
-    usleep(500 * 1000);
     {
-        /* the same counts, by reason and by cause, on /metrics; ready again */
+        /* every record acknowledged; the same counts, by reason and by cause,
+         * on /metrics; ready again */
         int port = fh_proc_http_port(&p, 1000);
         char *body;
         cr_assert_gt(port, 0);
+        cr_assert_eq(fh_wait_metric(port, "tagstream_producer_records_produced_total",
+                                    (long long)nwant, 30000),
+                     (long long)nwant);
         cr_expect_eq(fh_http_get(port, "/ready", &body), 200, "%s", body);
         free(body);
         cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
@@ -293,7 +296,9 @@ Test(producer_x, filtered_stream_rules_are_made_the_given_ones, .timeout = 60)
                   producer_args(fh_url(f), topic, "--x.stream=filter", "--x.rules=#kafka; #aws"),
                   token_env);
     cr_assert(fh_wait_ended(f, "GET", FILTER, 1, 30000));
-    usleep(500 * 1000);
+    cr_assert_eq(fh_wait_metric(fh_proc_http_port(&p, 1000),
+                                "tagstream_producer_records_produced_total", 1, 30000),
+                 1);
     fh_proc_signal(&p, SIGINT);
     cr_assert_eq(fh_proc_wait(&p, 15000), 0, "SIGINT: flush and exit 0");
 

@@ -693,3 +693,30 @@ int fh_http_get(int port, const char *path, char **body)
     curl_easy_cleanup(c);
     return (int)status;
 }
+
+long long fh_metric(const char *body, const char *series)
+{
+    size_t l = strlen(series);
+
+    for (const char *s = body; (s = strstr(s, series)); s += l)
+        if ((s == body || s[-1] == '\n') && s[l] == ' ')
+            return strtoll(s + l + 1, NULL, 10);
+    return -1;
+}
+
+long long fh_wait_metric(int port, const char *series, long long value, int timeout_ms)
+{
+    int64_t end = fh_mono_ms() + timeout_ms;
+    long long v = -1;
+
+    do {
+        char *body;
+        if (fh_http_get(port, "/metrics", &body) == 200)
+            v = fh_metric(body, series);
+        free(body);
+        if (v >= value)
+            break;
+        usleep(50000);
+    } while (fh_mono_ms() < end);
+    return v;
+}

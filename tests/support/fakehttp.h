@@ -127,6 +127,11 @@ int fh_proc_http_port(const fh_proc *p, int timeout_ms);
  * body in *body (malloc'd). */
 int fh_http_get(int port, const char *path, char **body);
 
+/* Value of a series ("name" or "name{labels}") in a /metrics body; -1 if absent. */
+long long fh_metric(const char *body, const char *series);
+/* Poll the producer's /metrics until series >= value; returns the last value. */
+long long fh_wait_metric(int port, const char *series, long long value, int timeout_ms);
+
 /* Remove the log files. */
 void fh_proc_cleanup(fh_proc *p);
 
