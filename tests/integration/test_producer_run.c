@@ -312,3 +312,47 @@ Test(producer_run, not_ready_while_the_source_is_unreachable, .timeout = 60)
     close(sfd);
     free(topic);
 }
+
+Test(producer_run, records_kafka_refuses_are_counted_not_fatal, .timeout = 60)
+{
+    char *topic = tk_unique("refused"), path[128], tag[1600];
+    const char *argv[] = {bootstrap_arg(),
+                          topic_arg(topic),
+                          "--http.listen=",
+                          "--source=file",
+                          path,
+                          "-X",
+                          "kafka.message.max.bytes=1000",
+                          NULL};
+    fh_expect want[] = {{"small", "small", 0}, {"after", "after", 0}};
+    tk_records got;
+    fh_proc p;
+    FILE *fp;
+    char file[64];
+
+    /* a hashtag longer than the largest record librdkafka will send */
+    memset(tag, 'x', sizeof(tag) - 1);
+    tag[sizeof(tag) - 1] = '\0';
+    snprintf(file, sizeof(file), "/tmp/ts-refused-%d.txt", (int)getpid());
+    snprintf(path, sizeof(path), "--file.path=%s", file);
+    fp = fopen(file, "w");
+    cr_assert_not_null(fp);
+    fprintf(fp, "#small\n#%s\n#after\n", tag);
+    fclose(fp);
+    tk_create_topic(topic, 1, 1, NULL);
+    fh_proc_start(&p, argv, NULL);
+    cr_assert_eq(fh_proc_wait(&p, 30000), 0, "the others still go, and the run ends well");
+    cr_expect_eq(fh_log_int(&p, "producer stopped", "delivery_failures"), 1);
+    cr_expect_eq(fh_log_int(&p, "producer stopped", "records_produced"), 2);
+    cr_expect(fh_log_wait(&p, "\"msg\":\"record not produced\"", 0), "logged");
+    got = tk_consume_all(topic, 0, 0, 3000);
+    cr_assert_eq(got.n, 2);
+    want[0].ts = got.v[0].timestamp; /* plain text has no created_at: the time of sending */
+    want[1].ts = got.v[1].timestamp;
+    cr_expect_geq(got.v[0].timestamp, tk_now_ms() - 60000);
+    fh_check_records(&got, want, 2, 1);
+    tk_records_free(&got);
+    fh_proc_cleanup(&p);
+    unlink(file);
+    free(topic);
+}
