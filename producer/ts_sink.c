@@ -218,7 +218,14 @@ ts_err ts_sink_flush(ts_sink *s, int64_t timeout_ms, int *left)
     rd_kafka_resp_err_t err = rd_kafka_flush(s->rk, (int)timeout_ms);
 
     *left = rd_kafka_outq_len(s->rk);
-    return err || *left > 0 ? TS_ERR_TIMEOUT : TS_OK;
+    if (!err && *left == 0)
+        return TS_OK;
+    /* give up on the rest, so that their delivery reports (counted as
+     * failures) come before the final counts are logged */
+    rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 50 && rd_kafka_outq_len(s->rk) > 0; i++)
+        rd_kafka_poll(s->rk, 10);
+    return TS_ERR_TIMEOUT;
 }
 
 int ts_sink_ready(const ts_sink *s)

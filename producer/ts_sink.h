@@ -42,7 +42,8 @@ ts_err ts_sink_post(ts_sink *s, const ts_post *post, const atomic_int *stop, cha
                     size_t errstr_size);
 
 /* Wait up to timeout_ms for every record to be acknowledged; *left gets the
- * number still in flight (0 on success, else TS_ERR_TIMEOUT). */
+ * number still in flight (0 on success, else TS_ERR_TIMEOUT). On a timeout
+ * those records are purged and counted as delivery failures. */
 ts_err ts_sink_flush(ts_sink *s, int64_t timeout_ms, int *left);
 
 /* The brokers answered lately (for /ready). Any thread. */
