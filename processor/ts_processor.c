@@ -100,7 +100,8 @@ struct ts_processor {
     int64_t next_commit_ms;
     int64_t last_purge_ms;
     int64_t last_gauges_ms;
-    ts_err fatal; /* set by callbacks that cannot return an error */
+    volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
+    ts_err fatal;                /* set by callbacks that cannot return an error */
     char fatal_msg[512];
 
     ts_buf value; /* scratch for result values */
@@ -591,7 +592,7 @@ static ts_err ts_proc_abort(ts_processor *p, const char *why)
     ts_logf(TS_LOG_WARN, "processor", "aborting the transaction: %s", why);
     for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
         e = rd_kafka_abort_transaction(p->producer, TS_TXN_TIMEOUT_MS);
-        if (!e || !rd_kafka_error_is_retriable(e))
+        if (!e || !rd_kafka_error_is_retriable(e) || (p->stop && *p->stop))
             break;
         rd_kafka_error_destroy(e);
         e = NULL;
@@ -1278,6 +1279,7 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
     sub = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(sub, p->cfg->input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(sub, p->repartition_topic, RD_KAFKA_PARTITION_UA);
+    p->stop = stop;
     kerr = rd_kafka_subscribe(p->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (kerr)

@@ -444,8 +444,7 @@ ts_err ts_task_process(ts_task *t, const char *tag, size_t tag_len, int64_t ts, 
     ts_cache_entry *e;
     ts_err err;
 
-    t->next_offset = offset + 1;
-    t->dirty = 1;
+    ts_task_skip(t, offset);
     /* Stream time moves before the lateness check, as in Kafka Streams'
      * window aggregation: a record is late against the time it brings too. */
     if (ts > t->stream_time)
@@ -497,6 +496,9 @@ advance:
 
 void ts_task_skip(ts_task *t, int64_t offset)
 {
+    /* Nothing committed yet: an abort goes back to where this task began. */
+    if (t->committed_offset < 0)
+        t->committed_offset = offset;
     t->next_offset = offset + 1;
     t->dirty = 1;
 }
