@@ -274,3 +274,70 @@ int64_t tk_committed(const char *group, const char *topic, int32_t partition)
     rd_kafka_destroy(c);
     return off;
 }
+
+void tk_send(rd_kafka_t *p, const char *topic, int32_t partition, const void *key, size_t klen,
+             const void *value, size_t vlen, int64_t timestamp)
+{
+    rd_kafka_resp_err_t err;
+
+    for (;;) {
+        err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)value, vlen),
+                                RD_KAFKA_V_TIMESTAMP(timestamp),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(p, 10);
+    }
+    cr_assert_eq(err, 0, "produce: %s", rd_kafka_err2str(err));
+}
+
+void tk_flush(rd_kafka_t *p)
+{
+    cr_assert_eq(rd_kafka_flush(p, 60000), 0, "flush timed out");
+}
+
+void tk_topic_config(const char *topic, const char *key_value)
+{
+    const char *top = getenv("TAGSTREAM_SOURCE_DIR");
+    char cmd[2048];
+
+    cr_assert_not_null(top, "TAGSTREAM_SOURCE_DIR is not set");
+    snprintf(cmd, sizeof(cmd),
+             "'%s/infra/local/kafka' tool kafka-configs --bootstrap-server '%s' --alter "
+             "--entity-type topics --entity-name '%s' --add-config '%s' >/dev/null 2>&1",
+             top, tk_bootstrap(), topic, key_value);
+    cr_assert_eq(system(cmd), 0, "kafka-configs %s %s failed", topic, key_value);
+}
+
+int tk_wait_consumed(const char *group, const char *topic, int partitions, int transactional,
+                     int timeout_ms)
+{
+    const char *conf[] = {"group.id",       group, "enable.auto.commit", "false", "isolation.level",
+                          "read_committed", NULL};
+    char err[512];
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, tk_conf(conf), err, sizeof(err));
+    int64_t deadline = tk_now_ms() + timeout_ms;
+    int done = 0;
+
+    cr_assert_not_null(c, "%s", err);
+    while (!done && tk_now_ms() < deadline) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
+        done = 1;
+        for (int p = 0; p < partitions; p++)
+            rd_kafka_topic_partition_list_add(l, topic, p);
+        if (rd_kafka_committed(c, l, 10000) != 0)
+            done = 0;
+        for (int p = 0; done && p < partitions; p++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 10000) != 0 ||
+                l->elems[p].offset < hi - (transactional ? 1 : 0))
+                done = 0;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (!done)
+            usleep(200000);
+    }
+    rd_kafka_destroy(c);
+    return done;
+}

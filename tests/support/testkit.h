@@ -45,6 +45,15 @@ rd_kafka_t *tk_producer(const char *txid, const char *const *extra_conf);
 void tk_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *key,
                 const char *value, int64_t timestamp);
 
+/* Queue one record (value NULL: a null value; timestamp -1: none) without
+ * waiting; tk_flush waits for everything queued. */
+void tk_send(rd_kafka_t *p, const char *topic, int32_t partition, const void *key, size_t klen,
+             const void *value, size_t vlen, int64_t timestamp);
+void tk_flush(rd_kafka_t *p);
+
+/* Set a topic config (incrementally, through Kafka's own kafka-configs). */
+void tk_topic_config(const char *topic, const char *key_value);
+
 /*
  * Read a topic from the beginning until `expect` records were read (if > 0)
  * or nothing new came for idle_ms. read_committed unless uncommitted != 0.
@@ -58,6 +67,13 @@ rd_kafka_t *tk_group_consumer(const char *group, const char *topic);
 
 /* Committed offset of topic/partition for the group (-1001 when none). */
 int64_t tk_committed(const char *group, const char *topic, int32_t partition);
+
+/* Wait until `group` has committed the end of every partition of topic;
+ * returns 0 on timeout. For a topic written only in transactions, the last
+ * offset of a partition is a commit marker, which a consumer never
+ * "consumes": say so with transactional != 0. */
+int tk_wait_consumed(const char *group, const char *topic, int partitions, int transactional,
+                     int timeout_ms);
 
 /* Milliseconds since the epoch. */
 int64_t tk_now_ms(void);
