@@ -567,21 +567,44 @@ void ts_conf_print_help(const ts_conf_prop *props, FILE *fp)
             "(security.protocol, sasl.*, ssl.*, tuning).");
 }
 
+/* Markdown table cells: a '|' would end the cell, even inside backticks. */
+static void ts_conf_md(FILE *fp, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', fp);
+        fputc(*s, fp);
+    }
+}
+
 void ts_conf_print_markdown(const ts_conf_prop *props, FILE *fp)
 {
-    char env[128];
+    char env[128], buf[128];
 
     fprintf(fp, "| key | type | default | environment | description |\n");
     fprintf(fp, "|---|---|---|---|---|\n");
     for (const ts_conf_prop *p = props; p->name; p++) {
         ts_conf_env_name(p->name, env, sizeof(env));
         fprintf(fp, "| `%s` | %s", p->name, ts_conf_type_name(p));
-        if (p->type == TS_CONF_ENUM)
-            fprintf(fp, " (`%s`)", p->values);
-        else if (p->type == TS_CONF_INT && (p->min != INT64_MIN || p->max != INT64_MAX))
-            fprintf(fp, " (%" PRId64 "..%" PRId64 ")", p->min, p->max);
-        fprintf(fp, " | %s%s%s | `%s` | %s |\n", p->def ? "`" : "",
-                p->def ? (*p->def ? p->def : "\"\"") : "none", p->def ? "`" : "", env, p->doc);
+        if (p->type == TS_CONF_ENUM) {
+            fputs(" (`", fp);
+            ts_conf_md(fp, p->values);
+            fputs("`)", fp);
+        } else if (p->type == TS_CONF_INT && (p->min != INT64_MIN || p->max != INT64_MAX)) {
+            snprintf(buf, sizeof(buf), " (%" PRId64 "..%" PRId64 ")", p->min, p->max);
+            fputs(buf, fp);
+        }
+        fputs(" | ", fp);
+        if (p->def) {
+            fputc('`', fp);
+            ts_conf_md(fp, *p->def ? p->def : "\"\"");
+            fputc('`', fp);
+        } else {
+            fputs("none", fp);
+        }
+        fprintf(fp, " | `%s` | ", env);
+        ts_conf_md(fp, p->doc);
+        fputs(" |\n", fp);
     }
     fprintf(fp, "| `kafka.<property>` | string | | `TAGSTREAM_KAFKA_<PROPERTY>` | Any librdkafka "
                 "property, passed to the Kafka clients as it is. |\n");

@@ -19,7 +19,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      "and kept in the state directory, so a restarted instance fences its predecessor.",
      0},
     {"state.dir", TS_CONF_STRING, F(state_dir), "/tmp/tagstream", 0, 0, NULL,
-     "Directory of the RocksDB stores: <state.dir>/<application.id>/<task>/.", 0},
+     "Directory of the RocksDB stores: `<state.dir>/<application.id>/<task>/`.", 0},
     {"commit.interval.ms", TS_CONF_INT, F(commit_interval_ms), "100", 1, 600000, NULL,
      "How often the open transaction commits (results, changelog, offsets).", 0},
     {"input.topic", TS_CONF_STRING, F(input_topic), "twitter_input", 0, 0, NULL,
@@ -39,8 +39,8 @@ const ts_conf_prop ts_proc_config_props[] = {
     {"min.count", TS_CONF_INT, F(min_count), "4", 0, MAXI, NULL,
      "Emit a window's count only if it is greater than this.", 0},
     {"output.format", TS_CONF_ENUM, F(output_format), "json", 0, 0, "json|long",
-     "Result value: json {\"hashtag\",\"count\",\"window_start\",\"window_end\"}, or long, an "
-     "8-byte big-endian count (Kafka's LongSerializer).",
+     "Result value: `json` {\"hashtag\",\"count\",\"window_start\",\"window_end\"}, or `long`, "
+     "an 8-byte big-endian count (Kafka's LongSerializer).",
      0},
     {"replication.factor", TS_CONF_INT, F(replication_factor), "3", 1, 32767, NULL,
      "Replication factor of the internal topics the processor creates (capped at the number "

@@ -1,7 +1,9 @@
 /* tagstream-producer: hashtags from X, Mastodon, a file or a generator into Kafka. */
+#include "ts_pconf.h"
 #include "ts_producer.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 static atomic_int ts_main_stop;
@@ -16,6 +18,11 @@ int main(int argc, char **argv)
 {
     struct sigaction sa;
 
+    if (argc == 2 && !strcmp(argv[1], "--help-markdown")) {
+        /* the table of docs/CONFIGURATION.md */
+        ts_conf_print_markdown(ts_pconf_props, stdout);
+        return 0;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = ts_main_on_signal;
     sigemptyset(&sa.sa_mask);

@@ -1,0 +1,35 @@
+# Writes docs/CONFIGURATION.md (or any OUT) from the configuration tables
+# compiled into the binaries, so the doc cannot drift from the code.
+#   cmake -DPROCESSOR=... -DPRODUCER=... -DOUT=... -P gen_config_doc.cmake
+foreach(bin PROCESSOR PRODUCER)
+  execute_process(COMMAND ${${bin}} --help-markdown OUTPUT_VARIABLE ${bin}_TABLE
+    RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${${bin}} --help-markdown failed")
+  endif()
+endforeach()
+file(WRITE ${OUT} "# Configuration
+
+<!-- Generated from the configuration tables in the code by
+     `cmake --build build --target config-doc`; tests/run fails when this file
+     differs from what the code generates. Do not edit by hand. -->
+
+Every key can be set, from lowest to highest precedence:
+
+1. in a Java properties file given with `--config FILE`;
+2. in the environment as `TAGSTREAM_<KEY>` (dots as underscores, upper case:
+   `window.size.ms` is `TAGSTREAM_WINDOW_SIZE_MS`);
+3. on the command line as `-X key=value`, `--key value` or `--key=value`.
+
+Keys starting with `kafka.` are given to the Kafka clients (librdkafka) as
+they are, without the prefix: `kafka.security.protocol=SASL_SSL`,
+`kafka.sasl.mechanisms=SCRAM-SHA-512`, `kafka.ssl.ca.location=...`. An unknown
+key or a bad value stops the program with a message that names the key,
+before anything connects.
+
+## tagstream-processor
+
+${PROCESSOR_TABLE}
+## tagstream-producer
+
+${PRODUCER_TABLE}")
