@@ -1,0 +1,274 @@
+/*
+ * What operators see of a running processor: /health, /ready and /metrics
+ * over real HTTP, while records flow and while a large store restores.
+ */
+#include "proc.h"
+#include "testkit.h"
+#include "ts_keys.h"
+#include "ts_murmur2.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WINDOW 20000
+
+typedef struct body {
+    char *p;
+    size_t n;
+} body;
+
+static size_t on_data(char *d, size_t size, size_t nmemb, void *opaque)
+{
+    body *b = opaque;
+    size_t n = size * nmemb;
+
+    b->p = realloc(b->p, b->n + n + 1);
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return n;
+}
+
+/* GET http://127.0.0.1:port/path; returns the status (0: no answer). */
+static long http_get(int port, const char *path, body *b)
+{
+    CURL *c = curl_easy_init();
+    char url[256];
+    long status = 0;
+
+    b->p = NULL;
+    b->n = 0;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* The port the processor logged ("HTTP endpoint on port N"). */
+static int http_port(tk_proc *p)
+{
+    FILE *fp;
+    char line[4096];
+    int port = 0;
+
+    cr_assert(tk_proc_wait_log(p, "HTTP endpoint on port", 60000), "no HTTP endpoint (%s)", p->log);
+    fp = fopen(p->log, "r");
+    while (fp && fgets(line, sizeof(line), fp)) {
+        char *s = strstr(line, "HTTP endpoint on port ");
+        if (s)
+            port = atoi(s + strlen("HTTP endpoint on port "));
+    }
+    if (fp)
+        fclose(fp);
+    cr_assert_gt(port, 0);
+    return port;
+}
+
+/* The value of one sample line ("name{labels} value") in an exposition. */
+static double sample(const char *text, const char *series)
+{
+    const char *s = text;
+    size_t n = strlen(series);
+
+    while ((s = strstr(s, series))) {
+        if ((s == text || s[-1] == '\n') && s[n] == ' ')
+            return strtod(s + n + 1, NULL);
+        s += n;
+    }
+    return -1;
+}
+
+static tk_proc start_processor(const char *app, const char *in, const char *out, const char *state)
+{
+    const char *args[] = {"--bootstrap.servers",
+                          tk_bootstrap(),
+                          "--application.id",
+                          app,
+                          "--state.dir",
+                          state,
+                          "--input.topic",
+                          in,
+                          "--output.topic",
+                          out,
+                          "--replication.factor",
+                          "1",
+                          "--http.listen",
+                          "127.0.0.1:0",
+                          NULL};
+
+    return tk_proc_start("tagstream-processor", args);
+}
+
+static void stop_ok(tk_proc *p)
+{
+    int st = tk_proc_stop(p, SIGTERM, 30000);
+
+    cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean stop (log %s)", p->log);
+}
+
+Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
+{
+    char *app = tk_unique("ops-metrics"), in[256], out[256], state[300], cmd[600];
+    int64_t B = tk_now_ms() - 3600 * 1000;
+    rd_kafka_t *prod;
+    tk_proc p;
+    body b;
+    int port;
+    double before, after;
+    FILE *fp;
+
+    B -= B % WINDOW;
+    snprintf(in, sizeof(in), "%s-in", app);
+    snprintf(out, sizeof(out), "%s-out", app);
+    snprintf(state, sizeof(state), "/tmp/%s-state", app);
+    tk_create_topic(in, 2, 1, NULL);
+    tk_create_topic(out, 2, 1, NULL);
+    p = start_processor(app, in, out, state);
+    port = http_port(&p);
+    cr_expect_eq(http_get(port, "/health", &b), 200, "alive");
+    free(b.p);
+    cr_assert(tk_proc_wait_log(&p, "restored", 60000));
+    for (int i = 0; i < 50 && http_get(port, "/ready", &b) != 200; i++) {
+        free(b.p);
+        usleep(200000);
+    }
+    cr_expect(strstr(b.p, "\"status\":\"ok\""), "ready: %s", b.p);
+    free(b.p);
+
+    cr_assert_eq(http_get(port, "/metrics", &b), 200);
+    before = sample(b.p, "tagstream_records_consumed_total{topic=\"input\"}");
+    cr_expect_eq(before, 0, "nothing consumed yet");
+    free(b.p);
+
+    prod = tk_producer(NULL, NULL);
+    for (int i = 0; i < 1000; i++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "tag%d", i % 10);
+        tk_send(prod, in, i % 2, NULL, 0, tag, strlen(tag), B + i);
+    }
+    tk_send(prod, in, 0, NULL, 0, "x", 1, B + 10); /* filtered: one unit */
+    tk_send(prod, in, 0, NULL, 0, "bad\xff", 4, B + 10);
+    /* one closing record for each of the two tasks */
+    for (int i = 0, covered = 0; covered != 3; i++) {
+        char tag[16];
+        int n = snprintf(tag, sizeof(tag), "closer%d", i);
+        int bit = 1 << ts_murmur2_partition(tag, (size_t)n, 2);
+        if (covered & bit)
+            continue;
+        covered |= bit;
+        tk_send(prod, in, 0, NULL, 0, tag, (size_t)n, B + 2 * WINDOW);
+    }
+    tk_flush(prod);
+    rd_kafka_destroy(prod);
+
+    for (int i = 0; i < 150; i++) {
+        cr_assert_eq(http_get(port, "/metrics", &b), 200);
+        after = sample(b.p, "tagstream_results_emitted_total");
+        if (after >= 10)
+            break;
+        free(b.p);
+        b.p = NULL;
+        usleep(200000);
+    }
+    cr_assert_not_null(b.p);
+    cr_expect_eq(sample(b.p, "tagstream_records_consumed_total{topic=\"input\"}"), 1004);
+    cr_expect_eq(sample(b.p, "tagstream_records_filtered_total"), 1);
+    cr_expect_eq(sample(b.p, "tagstream_records_skipped_total{reason=\"invalid_utf8\"}"), 1);
+    cr_expect_eq(sample(b.p, "tagstream_results_emitted_total"), 10, "ten tags, one window");
+    cr_expect_gt(sample(b.p, "tagstream_transactions_committed_total"), 0);
+    cr_expect_gt(sample(b.p, "tagstream_commit_latency_seconds_count"), 0);
+    cr_expect_eq(sample(b.p, "tagstream_ready"), 1);
+    cr_expect_eq(sample(b.p, "tagstream_tasks{state=\"active\"}"), 2);
+
+    /* Parsed by Prometheus' own checker, not by a pattern of ours. */
+    snprintf(cmd, sizeof(cmd), "/tmp/%s.metrics", app);
+    fp = fopen(cmd, "w");
+    cr_assert_not_null(fp);
+    fwrite(b.p, 1, b.n, fp);
+    fclose(fp);
+    free(b.p);
+    {
+        char check[1400];
+        int rc;
+        snprintf(check, sizeof(check), "promtool check metrics < '%s' > '%s.out' 2>&1", cmd, cmd);
+        rc = system(check);
+        cr_expect_eq(rc, 0, "promtool check metrics failed, see %s.out", cmd);
+        snprintf(check, sizeof(check), "test ! -s '%s.out'", cmd);
+        cr_expect_eq(system(check), 0, "promtool reported problems, see %s.out", cmd);
+    }
+    stop_ok(&p);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' /tmp/%s.metrics /tmp/%s.metrics.out", state, app, app);
+    cr_expect_eq(system(cmd), 0);
+    free(app);
+}
+
+/*
+ * /ready stays false while a large store restores and becomes true after.
+ * The changelog is filled directly (its records are the store's bytes), so
+ * that the restore is large without processing that much input first.
+ */
+Test(processor_ops, not_ready_while_restoring, .timeout = 400)
+{
+    char *app = tk_unique("ops-ready"), in[256], out[256], changelog[256], state[300], cmd[400];
+    const char *compact[] = {"cleanup.policy", "compact", NULL};
+    const int keys = 1500000;
+    int64_t W = tk_now_ms() - 3600 * 1000;
+    unsigned char key[64], val[TS_VALUE_LEN];
+    rd_kafka_t *prod;
+    int saw_not_ready = 0, ready = 0, port;
+    tk_proc p;
+    body b;
+
+    W -= W % WINDOW;
+    snprintf(in, sizeof(in), "%s-in", app);
+    snprintf(out, sizeof(out), "%s-out", app);
+    snprintf(changelog, sizeof(changelog), "%s-counts-changelog", app);
+    snprintf(state, sizeof(state), "/tmp/%s-state", app);
+    tk_create_topic(in, 1, 1, NULL);
+    tk_create_topic(out, 1, 1, NULL);
+    tk_create_topic(changelog, 1, 1, compact);
+    prod = tk_producer(
+        NULL, (const char *const[]){"linger.ms", "50", "batch.num.messages", "10000", NULL});
+    for (int i = 0; i < keys; i++) {
+        char tag[32];
+        int n = snprintf(tag, sizeof(tag), "tag%07d", i);
+        size_t klen = ts_key_window_encode(key, W, tag, (size_t)n);
+        ts_value_encode(val, 1 + i % 7, W + 1);
+        tk_send(prod, changelog, 0, key, klen, val, sizeof(val), 0);
+    }
+    tk_flush(prod);
+    rd_kafka_destroy(prod);
+
+    p = start_processor(app, in, out, state);
+    port = http_port(&p);
+    for (int i = 0; i < 3000 && !ready; i++) {
+        long st = http_get(port, "/ready", &b);
+        if (st == 503) {
+            saw_not_ready = 1;
+            cr_expect(strstr(b.p, "\"tasks_restoring\":1"), "the detail says why: %s", b.p);
+        } else if (st == 200) {
+            ready = 1;
+        }
+        free(b.p);
+        if (!ready)
+            usleep(50000);
+    }
+    cr_expect(saw_not_ready, "/ready answered 503 during the restore");
+    cr_expect(ready, "/ready answered 200 after it");
+    cr_expect(tk_proc_log_has(&p, "\"records\":1500000"), "all changelog records replayed");
+    stop_ok(&p);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+    cr_expect_eq(system(cmd), 0);
+    free(app);
+}
