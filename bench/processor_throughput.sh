@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# bench/processor_throughput.sh: records per second through the whole
+# topology with exactly-once on, and the processor's peak memory.
+#
+#   bench/processor_throughput.sh [RECORDS] [PARTITIONS]   (default 1000000, 3)
+#
+# Fills an input topic with RECORDS synthetic hashtags (Zipf over 10,000
+# tags, event time advancing 1 ms per record, so windows keep closing), then
+# starts tagstream-processor on it with an empty state directory and
+# measures, from the moment its tasks are restored, the time until it has
+# consumed every input record and every repartitioned record: both
+# sub-topologies, the changelog, RocksDB and a transaction every 100 ms.
+# Prints records per second and the processor's peak resident set size.
+#
+# Uses the cluster at $TAGSTREAM_BENCH_BOOTSTRAP if set; otherwise starts a
+# one-node cluster in a temporary directory and removes it afterwards.
+# BUILD names the build directory (default: build). Extra processor flags:
+# $TAGSTREAM_BENCH_FLAGS.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+records=${1:-1000000}
+partitions=${2:-3}
+build=${BUILD:-build}
+
+cmake -S . -B "$build" -G Ninja >/dev/null
+cmake --build "$build" --target tagstream-processor tagstream-producer >/dev/null
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -z ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
+    infra/local/kafka stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
+  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
+else
+  export TAGSTREAM_KAFKA_DIR=$work/kafka
+  infra/local/kafka start >/dev/null
+  bootstrap=$(infra/local/kafka bootstrap)
+fi
+app=bench-$$
+for t in "$app-in" "$app-out"; do
+  infra/local/kafka tool kafka-topics --bootstrap-server "$bootstrap" --create --topic "$t" \
+    --partitions "$partitions" --replication-factor 1 >/dev/null
+done
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+start_ms=$(($(now_ms) - records - 600000)) # in the past, ending before now
+echo "bench: producing $records records into $app-in ($partitions partitions)"
+"$build/bin/tagstream-producer" --bootstrap.servers "$bootstrap" --topic "$app-in" \
+  --http.listen "" --source synthetic --synthetic.rate 0 --synthetic.count "$records" \
+  --synthetic.vocabulary 10000 --synthetic.tags.per.post 1 \
+  --synthetic.start.ms "$start_ms" --synthetic.step.ms 1 >"$work/producer.log"
+
+port=18400
+# shellcheck disable=SC2086 # the extra flags are meant to split
+"$build/bin/tagstream-processor" --bootstrap.servers "$bootstrap" --application.id "$app" \
+  --input.topic "$app-in" --output.topic "$app-out" --state.dir "$work/state" \
+  --replication.factor 1 --http.listen "127.0.0.1:$port" --log.level warn \
+  ${TAGSTREAM_BENCH_FLAGS:-} >"$work/processor.log" 2>&1 &
+pid=$!
+pids+=("$pid")
+
+metric() {
+  curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
+}
+until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready") == 200 ]]; do
+  kill -0 "$pid" 2>/dev/null || {
+    cat "$work/processor.log"
+    exit 1
+  }
+  sleep 0.05
+done
+t0=$(now_ms)
+echo "bench: processor ready; counting"
+while :; do
+  in=$(metric 'tagstream_records_consumed_total{topic="input"}')
+  rp=$(metric 'tagstream_records_consumed_total{topic="repartition"}')
+  filtered=$(metric 'tagstream_records_filtered_total')
+  if [[ ${in%.*} -ge $records && ${rp%.*} -ge $((records - ${filtered%.*})) ]]; then
+    break
+  fi
+  sleep 0.1
+done
+t1=$(now_ms)
+# Consumed is not committed yet: wait for the next commit before reading
+# the counters that describe the run.
+sleep 0.5
+hwm_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+commits=$(metric 'tagstream_transactions_committed_total')
+results=$(metric 'tagstream_results_emitted_total')
+elapsed=$((t1 - t0))
+echo "records:            $records input records ($partitions partitions), ${filtered%.*} filtered"
+echo "time:               $elapsed ms from ready to all records consumed"
+echo "throughput:         $((records * 1000 / (elapsed > 0 ? elapsed : 1))) records/s (exactly-once, both sub-topologies)"
+echo "transactions:       ${commits%.*} committed; ${results%.*} window results emitted"
+echo "peak RSS:           $((hwm_kb / 1024)) MiB (processor VmHWM)"
