@@ -69,7 +69,8 @@ pid=$!
 pids+=("$pid")
 
 metric() {
-  curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
+  # (awk reads everything: an early exit would fail curl with SIGPIPE)
+  curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'
 }
 until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready") == 200 ]]; do
   kill -0 "$pid" 2>/dev/null || {
