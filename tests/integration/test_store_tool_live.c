@@ -351,6 +351,10 @@ Test(store_tool_live, inspect_and_verify_a_running_processor, .timeout = 240)
     char state[300], plog[400], perr[400], scratch[300], task_dir[700];
     int64_t base = ((tk_now_ms() - 3600000) / WINDOW) * WINDOW;
     const char *bs = tk_bootstrap();
+    /* The processor subscribes right after creating its internal topics; if
+     * the broker's metadata does not show the repartition topic yet, the
+     * first assignment lacks it until the next metadata refresh (5 min by
+     * default): refresh every second so that such a start costs a second. */
     const char *proc_args[] = {"--bootstrap.servers",
                                bs,
                                "--state.dir",
@@ -365,6 +369,8 @@ Test(store_tool_live, inspect_and_verify_a_running_processor, .timeout = 240)
                                "1",
                                "--http.listen",
                                "",
+                               "--kafka.topic.metadata.refresh.interval.ms",
+                               "1000",
                                NULL};
     const char *dump_args[] = {"dump", "--state-dir", state,   "--application-id",
                                app,    "--scratch",   scratch, NULL};
