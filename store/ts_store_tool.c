@@ -872,6 +872,15 @@ static int ts_stool_open_task(ts_stool *c, ts_stool_task *t)
     return 0;
 }
 
+static void ts_stool_remove_scratch(ts_stool *c)
+{
+    if (!c->scratch)
+        return;
+    nftw(c->scratch, ts_stool_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(c->scratch);
+    c->scratch = NULL;
+}
+
 static int ts_stool_open(ts_stool *c)
 {
     if (ts_stool_find_tasks(c))
@@ -879,6 +888,10 @@ static int ts_stool_open(ts_stool *c)
     for (size_t i = 0; i < c->ntasks; i++)
         if (ts_stool_open_task(c, &c->tasks[i]))
             return c->rc;
+    /* A secondary instance keeps only its info LOG in the scratch directory,
+     * open from now on: removing the directory now leaves nothing behind
+     * even if the command is interrupted. */
+    ts_stool_remove_scratch(c);
     return 0;
 }
 
@@ -889,10 +902,7 @@ static void ts_stool_close(ts_stool *c)
         free(c->tasks[i].path);
     }
     free(c->tasks);
-    if (c->scratch) {
-        nftw(c->scratch, ts_stool_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-        free(c->scratch);
-    }
+    ts_stool_remove_scratch(c);
     free(c->app_dir);
     free(c->want);
     free(c->tag);
