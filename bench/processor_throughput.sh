@@ -61,7 +61,7 @@ echo "bench: producing $records records into $app-in ($partitions partitions)"
 
 port=18400
 # shellcheck disable=SC2086 # the extra flags are meant to split
-"$build/bin/tagstream-processor" --bootstrap.servers "$bootstrap" --application.id "$app" \
+${TAGSTREAM_BENCH_WRAP:-} "$build/bin/tagstream-processor" --bootstrap.servers "$bootstrap" --application.id "$app" \
   --input.topic "$app-in" --output.topic "$app-out" --state.dir "$work/state" \
   --replication.factor 1 --http.listen "127.0.0.1:$port" --log.level warn \
   ${TAGSTREAM_BENCH_FLAGS:-} >"$work/processor.log" 2>&1 &
@@ -79,6 +79,8 @@ until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready"
   }
   sleep 0.05
 done
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+c0=$(cpu_ticks)
 t0=$(now_ms)
 echo "bench: processor ready; counting"
 while :; do
@@ -91,6 +93,7 @@ while :; do
   sleep 0.1
 done
 t1=$(now_ms)
+c1=$(cpu_ticks)
 # Consumed is not committed yet: wait for the next commit before reading
 # the counters that describe the run.
 sleep 0.5
@@ -102,4 +105,6 @@ echo "records:            $records input records ($partitions partitions), ${fil
 echo "time:               $elapsed ms from ready to all records consumed"
 echo "throughput:         $((records * 1000 / (elapsed > 0 ? elapsed : 1))) records/s (exactly-once, both sub-topologies)"
 echo "transactions:       ${commits%.*} committed; ${results%.*} window results emitted"
+tick=$(getconf CLK_TCK)
+echo "processor CPU:      $(((c1 - c0) * 1000 / tick)) ms user+sys over those $elapsed ms"
 echo "peak RSS:           $((hwm_kb / 1024)) MiB (processor VmHWM)"

@@ -459,7 +459,21 @@ static ts_err ts_proc_internal_topic(ts_processor *p, const char *topic, int bro
                          "match the input (reset the application to change partition counts)",
                          topic, parts, p->cfg->input_topic, (int)p->npart);
     rf = (int)(p->cfg->replication_factor < brokers ? p->cfg->replication_factor : brokers);
-    return ts_proc_create_topic(p, topic, p->npart, rf, config, errstr, errstr_size);
+    err = ts_proc_create_topic(p, topic, p->npart, rf, config, errstr, errstr_size);
+    if (err)
+        return err;
+    /* Subscribing before the new topic shows in the cluster metadata would
+     * leave it out of the first assignment, and its partitions unprocessed
+     * until a later metadata refresh. */
+    for (int i = 0; i < 300; i++) {
+        err =
+            ts_kafka_topic_partitions(p->producer, topic, 10000, &parts, NULL, errstr, errstr_size);
+        if (err || parts == p->npart)
+            return err;
+        usleep(100 * 1000);
+    }
+    return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size,
+                     "topic %s was created but does not show in the metadata", topic);
 }
 
 static ts_err ts_proc_topics(ts_processor *p, char *errstr, size_t errstr_size)
@@ -736,6 +750,10 @@ static ts_err ts_proc_commit(ts_processor *p)
         }
     }
     ts_histogram_observe(p->m.commit_latency, (double)(ts_now_ms() - t0) / 1000.0);
+    /* The interval runs from the end of a commit: a commit slower than the
+     * interval must not leave the next one due at once, which would commit
+     * after every single record. */
+    p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
     return TS_OK;
 }
 
