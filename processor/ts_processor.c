@@ -1,6 +1,7 @@
 #include "ts_processor.h"
 #include "ts_buf.h"
 #include "ts_kafka.h"
+#include "ts_kstats.h"
 #include "ts_keys.h"
 #include "ts_log.h"
 #include "ts_murmur2.h"
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +114,11 @@ struct ts_processor {
 
     ts_metrics *metrics;
     ts_proc_metrics m;
+    ts_kstats *kstats;
+    /* consumer lag per assigned partition, refreshed by the loop every
+     * second, read by the /metrics collector */
+    pthread_mutex_t lag_lock;
+    int64_t *lag; /* [2 * npart]: input partitions, then repartition; -1: not ours */
     _Atomic int64_t heartbeat_ms;
     _Atomic int ready;
     _Atomic int restoring;
@@ -278,6 +285,33 @@ static void ts_proc_metrics_init(ts_processor *p)
                                         "Keys changed in the open transaction.", NULL);
     m->ready =
         ts_metrics_gauge(r, "tagstream_ready", "1 when every assigned task is restored.", NULL);
+}
+
+static void ts_proc_lag_collect(void *opaque, ts_buf *out)
+{
+    ts_processor *p = opaque;
+    char labels[512], part[16];
+
+    pthread_mutex_lock(&p->lag_lock);
+    for (int32_t i = 0; p->lag && i < 2 * p->npart; i++) {
+        const char *pairs[] = {"topic", i < p->npart ? p->cfg->input_topic : p->repartition_topic,
+                               "partition", part, NULL};
+        if (p->lag[i] < 0)
+            continue;
+        snprintf(part, sizeof(part), "%d", (int)(i % p->npart));
+        ts_buf_printf(out, "tagstream_consumer_lag_records{%s} %" PRId64 "\n",
+                      ts_metrics_labels(labels, sizeof(labels), pairs), p->lag[i]);
+    }
+    pthread_mutex_unlock(&p->lag_lock);
+}
+
+static int ts_proc_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    ts_processor *p = opaque;
+
+    ts_kstats_update(p->kstats, rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? "producer" : "consumer",
+                     json, len);
+    return 0; /* librdkafka frees json */
 }
 
 /* ---- sinks of the window tasks ---- */
@@ -1219,6 +1253,45 @@ static void ts_proc_purge(ts_processor *p)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Lag of each partition we consume: the high watermark librdkafka last saw
+ * minus our position (for the transactional repartition topic this counts
+ * the transaction markers too: an upper bound). */
+static void ts_proc_update_lag(ts_processor *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * p->npart);
+    int64_t *lag = malloc(2 * (size_t)p->npart * sizeof(*lag));
+
+    if (!lag) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
+    for (int32_t i = 0; i < 2 * p->npart; i++)
+        lag[i] = -1;
+    for (int32_t i = 0; i < p->npart; i++) {
+        if (p->sources[i].assigned)
+            rd_kafka_topic_partition_list_add(l, p->cfg->input_topic, i);
+        if (p->slots[i].state == TS_SLOT_ACTIVE)
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
+    }
+    if (l->cnt > 0 && rd_kafka_position(p->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < l->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &l->elems[i];
+            int64_t lo, hi;
+            int idx = tp->partition + (strcmp(tp->topic, p->cfg->input_topic) ? p->npart : 0);
+            if (tp->offset < 0 ||
+                rd_kafka_get_watermark_offsets(p->consumer, tp->topic, tp->partition, &lo, &hi) ||
+                hi < 0)
+                continue;
+            lag[idx] = hi > tp->offset ? hi - tp->offset : 0;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    pthread_mutex_lock(&p->lag_lock);
+    free(p->lag);
+    p->lag = lag;
+    pthread_mutex_unlock(&p->lag_lock);
+}
+
 static void ts_proc_gauges(ts_processor *p)
 {
     double active = 0, restoring = 0, remaining = 0, bytes = 0, cache = 0;
@@ -1239,6 +1312,7 @@ static void ts_proc_gauges(ts_processor *p)
             bytes += (double)ts_store_disk_bytes(ts_task_store(s->task));
     }
     (void)cache;
+    ts_proc_update_lag(p);
     ts_gauge_set(p->m.tasks_active, active);
     ts_gauge_set(p->m.tasks_restoring, restoring);
     ts_gauge_set(p->m.restore_remaining, remaining);
@@ -1419,6 +1493,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     p = calloc(1, sizeof(*p));
     if (!p)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    pthread_mutex_init(&p->lag_lock, NULL);
     p->cfg = cfg;
     p->conf = conf;
     p->lock_fd = -1;
@@ -1439,6 +1514,12 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     p->store_opts.block_cache_bytes = (size_t)cfg->rocksdb_block_cache_bytes;
     p->store_opts.write_buffer_bytes = (size_t)cfg->rocksdb_write_buffer_bytes;
     ts_proc_metrics_init(p);
+    p->kstats = ts_kstats_new(metrics);
+    if (metrics)
+        ts_metrics_add_collector(metrics, "tagstream_consumer_lag_records",
+                                 "Records not yet consumed, per input and repartition partition "
+                                 "of this instance (high watermark minus position).",
+                                 "gauge", ts_proc_lag_collect, p);
 
     if ((err = ts_mkdirs(p->app_dir, errstr, errstr_size)) ||
         (err = ts_proc_lock(p, errstr, errstr_size)) ||
@@ -1462,6 +1543,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         (err = ts_kafka_conf_set(pc, "client.id", p->txn_id, errstr, errstr_size)))
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
+    rd_kafka_conf_set_stats_cb(pc, ts_proc_stats_cb);
     rd_kafka_conf_set_opaque(pc, p);
     p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
     if (!p->producer) {
@@ -1484,6 +1566,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         (err = ts_kafka_conf_set(cc, "enable.auto.offset.store", "false", errstr, errstr_size)))
         goto fail;
     rd_kafka_conf_set_rebalance_cb(cc, ts_proc_rebalance_cb);
+    rd_kafka_conf_set_stats_cb(cc, ts_proc_stats_cb);
     rd_kafka_conf_set_opaque(cc, p);
     p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, msg, sizeof(msg));
     if (!p->consumer) {
@@ -1567,6 +1650,9 @@ void ts_processor_destroy(ts_processor *p)
     free(p->changelog_topic);
     free(p->norm);
     ts_buf_free(&p->value);
+    free(p->lag);
+    pthread_mutex_destroy(&p->lag_lock);
+    ts_kstats_destroy(p->kstats);
     free(p);
 }
 
