@@ -67,7 +67,7 @@ static int http_port(tk_proc *p)
     while (fp && fgets(line, sizeof(line), fp)) {
         char *s = strstr(line, "HTTP endpoint on port ");
         if (s)
-            port = atoi(s + strlen("HTTP endpoint on port "));
+            port = (int)strtol(s + strlen("HTTP endpoint on port "), NULL, 10);
     }
     if (fp)
         fclose(fp);
