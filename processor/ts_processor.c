@@ -102,6 +102,7 @@ struct ts_processor {
     int64_t next_commit_ms;
     int64_t last_purge_ms;
     int64_t last_gauges_ms;
+    int64_t last_progress_ms;    /* restore progress log */
     volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
     ts_err fatal;                /* set by callbacks that cannot return an error */
     char fatal_msg[512];
@@ -1185,6 +1186,33 @@ static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d)
     return TS_OK;
 }
 
+/* Every five seconds, how far each restore has come. */
+static void ts_proc_restore_progress(ts_processor *p)
+{
+    int64_t now = ts_now_ms();
+
+    if (now - p->last_progress_ms < 5000)
+        return;
+    p->last_progress_ms = now;
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_restore_progress pr;
+        int64_t elapsed;
+        ts_log_ev *ev;
+        if (p->slots[i].state != TS_SLOT_RESTORING || !ts_restore_get_progress(p->restore, i, &pr))
+            continue;
+        elapsed = now - pr.started_ms;
+        ev = ts_log_begin(TS_LOG_INFO, "processor", "restoring task 1_%d", (int)i);
+        ts_log_cstr(ev, "phase", "progress");
+        ts_log_int(ev, "records", (int64_t)pr.records);
+        ts_log_int(ev, "offset", pr.position);
+        ts_log_int(ev, "to_offset", pr.end);
+        ts_log_int(ev, "remaining_offsets", pr.end > pr.position ? pr.end - pr.position : 0);
+        ts_log_dbl(ev, "records_per_second",
+                   elapsed > 0 ? (double)pr.records * 1000.0 / (double)elapsed : 0);
+        ts_log_end(ev);
+    }
+}
+
 static ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
 {
     ts_restore_done done[16];
@@ -1199,6 +1227,7 @@ static ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
     if (ts_restore_active(p->restore) == 0)
         return TS_OK;
     err = ts_restore_step(p->restore, budget_ms, done, 16, &n, &failed, msg, sizeof(msg));
+    ts_proc_restore_progress(p);
     if (err) {
         ts_logf(TS_LOG_ERROR, "processor", "restore of task 1_%d failed: %s", (int)failed, msg);
         if (failed >= 0 && failed < p->npart && p->slots[failed].state == TS_SLOT_RESTORING)
