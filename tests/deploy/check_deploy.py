@@ -1,0 +1,504 @@
+"""Checks of tagstream's deployment files, one CTest test per command.
+
+    python check_deploy.py COMMAND --source-dir DIR [--venv DIR] [--bin-dir DIR]
+
+Commands:
+  cfn         cfn-lint on infra/aws/*.yaml (no finding of any level), a broken
+              template must fail it, and the properties docs/DEPLOYMENT.md
+              promises are in the templates
+  compose     infra/docker-compose.yml against the Compose Specification's
+              schema and through `docker-compose config` (Docker Compose's
+              own loader), a broken file must fail both, and what the
+              stack relies on is there
+  dockerfile  the Dockerfile parsed: stages, the non-root user, port, stop
+              signal, health check, command; its build packages are
+              infra/setup's, so the two cannot drift apart
+  lint        hadolint on the Dockerfile
+  packages    every package the Dockerfile installs exists in Debian 12
+              (apt-cache; on a Debian 12 host only)
+  libs        every shared library the built binaries need comes from a
+              package the runtime stage installs (or one apt installs with
+              them), and every runtime package is needed (on a Debian 12
+              host only)
+
+Exit codes: 0 passed, 1 failed, 77 skipped (not possible on this host).
+Run with the Python of the virtual environment tools.sh makes.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+# Runtime packages that no binary links against, and why they are there.
+RUNTIME_EXTRAS = {
+    "ca-certificates": "TLS to MSK and to the X and Mastodon APIs",
+    "curl": "the HEALTHCHECK command",
+}
+# -dev packages of infra/setup that the image does not build with.
+BUILD_EXCEPTIONS = {
+    "libcriterion-dev": "tests only; the image builds with BUILD_TESTING=OFF",
+}
+# Build tools: the Dockerfile's build stage must install these from the
+# infra/setup list.
+BUILD_TOOLS = {"build-essential", "cmake", "ninja-build", "pkg-config"}
+SHIPPED = ["tagstream-processor", "tagstream-producer", "tagstream-store"]
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failed(what)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def tool(args, name):
+    path = os.path.join(args.venv, "bin", name)
+    check(os.access(path, os.X_OK), f"{name} is not installed in {args.venv} (tests/deploy/tools.sh)")
+    return path
+
+
+# ----------------------------------------------------------------- Dockerfile
+
+
+def dockerfile_stages(path):
+    """[(stage name, base image, [instructions])] with dockerfile-parse."""
+    from dockerfile_parse import DockerfileParser
+
+    parser = DockerfileParser(path=path)
+    stages = []
+    for ins in parser.structure:
+        if ins["instruction"] == "FROM":
+            words = ins["value"].split()
+            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(len(stages))
+            stages.append((name, words[0], []))
+        elif ins["instruction"] != "COMMENT":
+            check(stages, f"{path}:{ins['startline'] + 1}: instruction before FROM")
+            stages[-1][2].append(ins)
+    return stages
+
+
+def apt_installs(instructions):
+    """Package names of every `apt-get install` in the RUN instructions."""
+    pkgs = []
+    for ins in instructions:
+        if ins["instruction"] != "RUN":
+            continue
+        words = shlex.split(ins["value"], comments=False)
+        i = 0
+        while i < len(words):
+            if words[i] == "apt-get" and "install" in words[i + 1 : i + 6]:
+                j = words.index("install", i) + 1
+                while j < len(words) and words[j] not in ("&&", "||", ";", "|"):
+                    if not words[j].startswith("-"):
+                        pkgs.append(words[j])
+                    j += 1
+                i = j
+            i += 1
+    return pkgs
+
+
+def setup_packages(source_dir):
+    """The PACKAGES array of infra/setup, as bash reads it."""
+    script = os.path.join(source_dir, "infra", "setup")
+    out = run(
+        [
+            "bash",
+            "-c",
+            'eval "$(sed -n "/^PACKAGES=(/,/^)/p" "$1")"; printf "%s\\n" "${PACKAGES[@]}"',
+            "setup",
+            script,
+        ]
+    )
+    check(out.returncode == 0, f"cannot read PACKAGES from {script}: {out.stderr}")
+    pkgs = out.stdout.split()
+    check(len(pkgs) > 5, f"PACKAGES in {script} looks empty: {pkgs}")
+    return pkgs
+
+
+def instr(instructions, name):
+    return [i for i in instructions if i["instruction"] == name]
+
+
+def cmd_dockerfile(args):
+    path = os.path.join(args.source_dir, "Dockerfile")
+    stages = dockerfile_stages(path)
+    check(len(stages) == 2, f"expected a build and a runtime stage, found {[s[0] for s in stages]}")
+    (bname, bimage, build), (rname, rimage, runtime) = stages
+    check(bimage == "debian:bookworm", f"build stage from {bimage}, not debian:bookworm")
+    check(rimage == "debian:bookworm-slim", f"runtime stage from {rimage}, not debian:bookworm-slim")
+
+    # Build packages against infra/setup, both ways.
+    setup = setup_packages(args.source_dir)
+    built_with = apt_installs(build)
+    check(built_with, "the build stage installs no packages")
+    dev_setup = {p for p in setup if p.endswith("-dev")} - set(BUILD_EXCEPTIONS)
+    dev_build = {p for p in built_with if p.endswith("-dev")}
+    check(
+        dev_setup == dev_build,
+        "the build stage's -dev packages differ from infra/setup's: "
+        f"only in infra/setup {sorted(dev_setup - dev_build)}, only in the Dockerfile {sorted(dev_build - dev_setup)}",
+    )
+    strays = sorted(set(built_with) - set(setup))
+    check(not strays, f"the build stage installs packages infra/setup does not: {strays}")
+    missing = sorted(BUILD_TOOLS - set(built_with))
+    check(not missing, f"the build stage lacks the build tools {missing}")
+    build_runs = " ".join(i["value"] for i in instr(build, "RUN"))
+    check("-DCMAKE_BUILD_TYPE=Release" in build_runs, "the build stage does not build Release")
+    for b in SHIPPED:
+        check(f"/build/bin/{b}" in build_runs, f"the build stage does not install {b}")
+
+    # The runtime stage.
+    rt = apt_installs(runtime)
+    check(not [p for p in rt if p.endswith("-dev")], f"-dev packages in the runtime stage: {rt}")
+    for extra in RUNTIME_EXTRAS:
+        check(extra in rt, f"the runtime stage lacks {extra} ({RUNTIME_EXTRAS[extra]})")
+    users = instr(runtime, "USER")
+    check(users, "no USER: the image would run as root")
+    user = users[-1]["value"].split(":")[0]
+    check(user not in ("root", "0"), f"USER {user} is root")
+    env = " ".join(i["value"] for i in instr(runtime, "ENV"))
+    check("TAGSTREAM_STATE_DIR=/var/lib/tagstream" in env, "ENV TAGSTREAM_STATE_DIR=/var/lib/tagstream missing")
+    check("TAGSTREAM_HTTP_LISTEN=0.0.0.0:8080" in env, "ENV TAGSTREAM_HTTP_LISTEN=0.0.0.0:8080 missing")
+    runs = " ".join(i["value"] for i in instr(runtime, "RUN"))
+    check(re.search(r"install -d -o tagstream .*/var/lib/tagstream", runs), "/var/lib/tagstream not owned by the user")
+    check([i for i in instr(runtime, "EXPOSE") if i["value"].split() == ["8080"]], "no EXPOSE 8080")
+    check([i for i in instr(runtime, "STOPSIGNAL") if i["value"] == "SIGTERM"], "no STOPSIGNAL SIGTERM")
+    hc = instr(runtime, "HEALTHCHECK")
+    check(len(hc) == 1 and "/health" in hc[0]["value"] and "curl" in hc[0]["value"], "no HEALTHCHECK on /health")
+    cmd = instr(runtime, "CMD")
+    check(cmd and json.loads(cmd[-1]["value"]) == ["tagstream-processor"], "the command is not the processor")
+    copies = [i["value"] for i in instr(runtime, "COPY")]
+    check(any(c.startswith("--from=build ") for c in copies), "the runtime stage copies nothing from the build")
+    print(f"dockerfile: 2 stages, {len(dev_build)} -dev packages as infra/setup, runtime {sorted(rt)}")
+
+
+def cmd_lint(args):
+    hadolint = os.path.join(args.venv, "bin", "hadolint")
+    if not os.access(hadolint, os.X_OK):
+        print("lint: skipped: hadolint is published for Linux x86-64 only")
+        return SKIP
+    path = os.path.join(args.source_dir, "Dockerfile")
+    out = run([hadolint, "--no-color", "--failure-threshold", "info", path])
+    print(out.stdout + out.stderr, end="")
+    check(out.returncode == 0, "hadolint found problems in the Dockerfile")
+    # The linter must see a problem where there is one.
+    with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile") as bad:
+        bad.write("FROM debian:bookworm\nRUN cd /tmp && apt-get install curl\nCMD curl localhost\n")
+        bad.flush()
+        out = run([hadolint, "--no-color", bad.name])
+        check(out.returncode != 0 and "DL3003" in out.stdout, f"hadolint missed a broken Dockerfile: {out.stdout}")
+    print("lint: hadolint finds nothing in the Dockerfile")
+
+
+def host_is_bookworm():
+    try:
+        with open("/etc/os-release") as f:
+            return re.search(r"^VERSION_CODENAME=bookworm$", f.read(), re.M) is not None
+    except OSError:
+        return False
+
+
+def cmd_packages(args):
+    if not host_is_bookworm():
+        print("packages: skipped: the host is not Debian 12, its apt knows other package names")
+        return SKIP
+    stages = dockerfile_stages(os.path.join(args.source_dir, "Dockerfile"))
+    names = sorted({p for _, _, ins in stages for p in apt_installs(ins)})
+    out = run(["apt-cache", "show", "--no-all-versions", *names])
+    found = set(re.findall(r"^Package: (\S+)$", out.stdout, re.M))
+    absent = [p for p in names if p not in found]
+    check(not absent, f"not in Debian 12 (apt-cache show; run apt-get update if the lists are empty): {absent}")
+    # and apt-cache does tell a missing name
+    out = run(["apt-cache", "show", "--no-all-versions", "librocksdb7.8-no-such-package"])
+    check(out.returncode != 0, "apt-cache show found a package that does not exist")
+    print(f"packages: all {len(names)} packages of the Dockerfile exist in Debian 12")
+
+
+def package_of(path):
+    """The Debian package that installed a file (usr-merge aware)."""
+    real = os.path.realpath(path)
+    cands = {path, real}
+    for p in list(cands):
+        if p.startswith("/usr/lib/"):
+            cands.add(p[4:])
+        elif p.startswith("/lib/"):
+            cands.add("/usr" + p)
+    for p in sorted(cands):
+        out = run(["dpkg-query", "-S", p])
+        if out.returncode == 0:
+            return out.stdout.split(":")[0].strip()
+    return None
+
+
+def cmd_libs(args):
+    if not host_is_bookworm():
+        print("libs: skipped: the host is not Debian 12, whose libraries the image has")
+        return SKIP
+    stages = dockerfile_stages(os.path.join(args.source_dir, "Dockerfile"))
+    runtime = set(apt_installs(stages[-1][2]))
+    binaries = sorted(glob.glob(os.path.join(args.bin_dir, "tagstream-*")))
+    names = [os.path.basename(b) for b in binaries]
+    for b in SHIPPED:
+        check(b in names, f"{b} not built in {args.bin_dir}")
+    libpaths = {}
+    for line in run(["ldconfig", "-p"]).stdout.splitlines()[1:]:
+        m = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
+        if m and ("x86-64" in m.group(2) or "x86_64" not in os.uname().machine):
+            libpaths.setdefault(m.group(1), m.group(3))
+    needed_pkgs = {}
+    for b in binaries:
+        out = run(["readelf", "-d", b])
+        check(out.returncode == 0, f"readelf {b}: {out.stderr}")
+        for soname in re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out.stdout):
+            check(soname in libpaths, f"{os.path.basename(b)} needs {soname}, which ldconfig does not know")
+            pkg = package_of(libpaths[soname])
+            check(pkg, f"no package owns {libpaths[soname]} ({soname})")
+            needed_pkgs.setdefault(pkg, set()).add(soname)
+    # What apt-get install --no-install-recommends brings along.
+    out = run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
+               "--no-breaks", "--no-replaces", "--no-enhances", *sorted(runtime)])
+    check(out.returncode == 0, f"apt-cache depends: {out.stderr}")
+    installed = {line for line in out.stdout.splitlines() if line and not line.startswith((" ", "<"))}
+    not_there = [f"{pkg} ({', '.join(sorted(needed_pkgs[pkg]))})" for pkg in sorted(needed_pkgs)
+                 if pkg not in runtime and pkg not in installed]
+    check(not not_there, f"the runtime stage lacks the libraries' packages {not_there}")
+    unneeded = sorted(runtime - set(needed_pkgs) - set(RUNTIME_EXTRAS))
+    check(not unneeded, f"runtime packages no binary needs: {unneeded} (or say why in RUNTIME_EXTRAS)")
+    print(f"libs: {len(binaries)} binaries ({', '.join(names)}) need {sorted(needed_pkgs)}; all in the image")
+
+
+# ------------------------------------------------------------- CloudFormation
+
+
+def cfn_lint(args, paths):
+    return run(
+        [tool(args, "cfn-lint"), "--include-checks", "I", "--non-zero-exit-code", "informational",
+         "--regions", "us-east-1", "eu-west-1", "ap-southeast-2", "--", *paths]
+    )
+
+
+def resources(t, rtype):
+    return {k: v for k, v in t["Resources"].items() if v["Type"] == rtype}
+
+
+def env_of(container):
+    return {e["Name"]: e.get("Value") for e in container.get("Environment", [])}
+
+
+def cmd_cfn(args):
+    from cfnlint.decode import cfn_yaml
+
+    paths = sorted(glob.glob(os.path.join(args.source_dir, "infra", "aws", "*.yaml")))
+    check(len(paths) >= 2, f"templates missing in infra/aws: {paths}")
+    out = cfn_lint(args, paths)
+    print(out.stdout + out.stderr, end="")
+    check(out.returncode == 0, f"cfn-lint found problems (exit {out.returncode})")
+
+    # A template with a wrong property type must fail: cfn-lint really checks.
+    base_path = os.path.join(args.source_dir, "infra", "aws", "base.yaml")
+    app_path = os.path.join(args.source_dir, "infra", "aws", "app.yaml")
+    with open(app_path) as f:
+        broken = f.read().replace("StopTimeout: 60", "StopTimeout: sixty", 1)
+    check("sixty" in broken, "app.yaml has no processor StopTimeout: 60")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as tmp:
+        tmp.write(broken)
+        tmp.flush()
+        out = cfn_lint(args, [tmp.name])
+        check(out.returncode & 2 and "sixty" in out.stdout, f"cfn-lint missed a broken template: {out.stdout}")
+
+    base = cfn_yaml.load(base_path)
+    app = cfn_yaml.load(app_path)
+
+    # MSK: three brokers, TLS, SCRAM only, the replication settings.
+    (msk,) = resources(base, "AWS::MSK::Cluster").values()
+    p = msk["Properties"]
+    check(p["NumberOfBrokerNodes"] == 3, "MSK: not 3 brokers")
+    check(p["ClientAuthentication"]["Sasl"]["Scram"]["Enabled"] is True, "MSK: SCRAM off")
+    check(p["ClientAuthentication"]["Unauthenticated"]["Enabled"] is False, "MSK: unauthenticated access on")
+    check(p["EncryptionInfo"]["EncryptionInTransit"]["ClientBroker"] == "TLS", "MSK: clients not on TLS only")
+    check(len(p["BrokerNodeGroupInfo"]["ClientSubnets"]) == 3, "MSK: not in three subnets")
+    (conf,) = resources(base, "AWS::MSK::Configuration").values()
+    props = dict(
+        line.split("=", 1) for line in conf["Properties"]["ServerProperties"].splitlines() if "=" in line
+    )
+    want = {
+        "default.replication.factor": "3",
+        "min.insync.replicas": "2",
+        "auto.create.topics.enable": "false",
+        "transaction.state.log.replication.factor": "3",
+        "transaction.state.log.min.isr": "2",
+    }
+    for k, v in want.items():
+        check(props.get(k) == v, f"MSK configuration: {k} is {props.get(k)}, not {v}")
+
+    # The SCRAM secret: AmazonMSK_ name, customer managed key, associated.
+    secrets = resources(base, "AWS::SecretsManager::Secret")
+    check(len(secrets) == 1, "base: not one secret")
+    ((sname, secret),) = secrets.items()
+    check(secret["Properties"]["Name"]["Fn::Sub"].startswith("AmazonMSK_"), "the SCRAM secret's name lacks AmazonMSK_")
+    key = secret["Properties"]["KmsKeyId"]["Ref"]
+    check(base["Resources"][key]["Type"] == "AWS::KMS::Key", "the SCRAM secret is not under a customer managed key")
+    (assoc,) = resources(base, "AWS::MSK::BatchScramSecret").values()
+    check(assoc["Properties"]["SecretArnList"] == [{"Ref": sname}], "the SCRAM secret is not associated")
+
+    # The brokers accept 9096 from the task security group, nothing else.
+    msk_sgs = [sg["Ref"] for sg in p["BrokerNodeGroupInfo"]["SecurityGroups"]]
+    for sg in msk_sgs:
+        check("SecurityGroupIngress" not in base["Resources"][sg]["Properties"], f"{sg}: inline ingress rules")
+    rules = [r["Properties"] for r in resources(base, "AWS::EC2::SecurityGroupIngress").values()
+             if r["Properties"]["GroupId"].get("Ref") in msk_sgs]
+    check(rules, "no ingress rule for the brokers")
+    for r in rules:
+        check(r["FromPort"] == 9096 and r["ToPort"] == 9096, f"broker ingress on ports {r['FromPort']}-{r['ToPort']}")
+        check(r.get("SourceSecurityGroupId", {}).get("Ref") == "TaskSecurityGroup", "broker ingress not from the tasks")
+        check("CidrIp" not in r, "broker ingress from an address range")
+
+    # Three AZs, public and private.
+    azs = {s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in resources(base, "AWS::EC2::Subnet").values()}
+    check(azs == {0, 1, 2}, f"subnets in AZs {azs}")
+
+    # Every export the app imports exists.
+    exported = {o["Export"]["Name"]["Fn::Sub"].split("-", 1)[1] for o in base["Outputs"].values() if "Export" in o}
+    imported = set(re.findall(r"\$\{BaseStackName\}-(\w+)", json.dumps(app)))
+    check(imported <= exported, f"app.yaml imports what base.yaml does not export: {sorted(imported - exported)}")
+
+    # The services.
+    tds = resources(app, "AWS::ECS::TaskDefinition")
+    proc = tds["ProcessorTaskDefinition"]["Properties"]
+    (pc,) = proc["ContainerDefinitions"]
+    penv = env_of(pc)
+    check(pc["StopTimeout"] == 60, "processor stopTimeout is not 60 s")
+    check(int(penv["TAGSTREAM_SHUTDOWN_TIMEOUT_MS"]) + 10000 <= pc["StopTimeout"] * 1000,
+          "processor shutdown.timeout.ms does not leave 10 s before stopTimeout")
+    check(penv.get("TAGSTREAM_STATE_DIR") == "/var/lib/tagstream", "processor state dir")
+    check("EphemeralStorage" in proc, "processor: no ephemeral storage for the state")
+    check(penv.get("TAGSTREAM_KAFKA_SECURITY_PROTOCOL") == "SASL_SSL", "processor not on SASL_SSL")
+    for name, td in tds.items():
+        for c in td["Properties"]["ContainerDefinitions"]:
+            lc = c["LogConfiguration"]
+            check(lc["LogDriver"] == "awslogs", f"{name}: not awslogs")
+            group = lc["Options"]["awslogs-group"]["Ref"]
+            check("RetentionInDays" in app["Resources"][group]["Properties"], f"{group}: no retention")
+            secrets = {s["Name"] for s in c.get("Secrets", []) if "Name" in s}
+            check(secrets & {"TAGSTREAM_KAFKA_SASL_PASSWORD", "SASL_PASSWORD"}, f"{name}: SASL password not a secret")
+            check(not {k for k in env_of(c) if "PASSWORD" in k or "TOKEN" in k}, f"{name}: a credential in plain env")
+            if name != "KafkaAdminTaskDefinition":
+                hc = c["HealthCheck"]["Command"]
+                check(hc[0] == "CMD-SHELL" and "/health" in hc[1], f"{name}: health check not on /health")
+    svcs = resources(app, "AWS::ECS::Service")
+    dc = svcs["ProcessorService"]["Properties"]["DeploymentConfiguration"]
+    check(dc["MinimumHealthyPercent"] == 100 and dc["MaximumPercent"] == 200, "processor deployment percentages")
+    dc = svcs["ProducerService"]["Properties"]["DeploymentConfiguration"]
+    check(dc["MaximumPercent"] == 100, "two producers could run at once during a deployment")
+    (target,) = resources(app, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+    check("InputPartitions" in json.dumps(target["Properties"]["MaxCapacity"]),
+          "processor autoscaling maximum is not the input partition count")
+    (policy,) = resources(app, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    spec = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+    check(spec["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization", "autoscaling not on CPU")
+    check(len(resources(app, "AWS::CloudWatch::Alarm")) >= 3, "fewer than three alarms")
+    print(f"cfn: {len(paths)} templates lint clean; MSK, secrets, network, services and scaling as documented")
+
+
+# -------------------------------------------------------------------- Compose
+
+
+def kafka_version(source_dir):
+    with open(os.path.join(source_dir, "infra", "local", "kafka")) as f:
+        m = re.search(r"^KAFKA_VERSION=(\S+)", f.read(), re.M)
+    check(m, "no KAFKA_VERSION in infra/local/kafka")
+    return m.group(1)
+
+
+def cmd_compose(args):
+    path = os.path.join(args.source_dir, "infra", "docker-compose.yml")
+    cjs = tool(args, "check-jsonschema")
+    schema = ["--builtin-schema", "vendor.compose-spec"]
+    out = run([cjs, *schema, path])
+    print(out.stdout + out.stderr, end="")
+    check(out.returncode == 0, "infra/docker-compose.yml does not follow the Compose Specification")
+
+    with open(path) as f:
+        text = f.read()
+    broken = text.replace("    stop_grace_period: 60s\n", "    stop_grace_period: 60s\n    restart_policy: always\n", 1)
+    check(broken != text, "the processor's stop_grace_period: 60s is missing")
+    compose = os.path.join(args.venv, "bin", "docker-compose")
+    has_compose = os.access(compose, os.X_OK)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.gettempdir()}
+    with tempfile.TemporaryDirectory() as d:
+        # the same directory layout, so that the build context resolves
+        os.makedirs(os.path.join(d, "infra"))
+        bad = os.path.join(d, "infra", "docker-compose.yml")
+        with open(bad, "w") as f:
+            f.write(broken)
+        out = run([cjs, *schema, bad])
+        check(out.returncode != 0, "check-jsonschema accepted an unknown service key")
+        if has_compose:
+            out = run([compose, "-f", bad, "config", "--quiet"], env=env, cwd=d)
+            check(out.returncode != 0 and "restart_policy" in out.stderr,
+                  f"docker-compose accepted an unknown service key: {out.stderr}")
+
+    if not has_compose:
+        print("compose: docker-compose is published for Linux x86-64 only; schema checked, not loaded")
+        return 0
+    out = run([compose, "-f", path, "config", "--format", "json"], env=env)
+    check(out.returncode == 0, f"docker-compose config: {out.stderr}")
+    cfg = json.loads(out.stdout)
+    s = cfg["services"]
+    check({"kafka", "topics", "producer", "processor"} <= set(s), f"services: {sorted(s)}")
+    version = kafka_version(args.source_dir)
+    for name in ("kafka", "topics"):
+        check(s[name]["image"] == f"apache/kafka:{version}",
+              f"{name} runs {s[name]['image']}, not apache/kafka:{version} as infra/local/kafka")
+    with open(os.path.join(args.source_dir, "infra", "aws", "app.yaml")) as f:
+        check(f"Default: apache/kafka:{version}\n" in f.read(), "app.yaml's KafkaToolsImage is another Kafka")
+    check(s["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false", "Kafka creates topics itself")
+    check("healthcheck" in s["kafka"], "kafka has no health check")
+    check(s["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy", "topics do not wait for Kafka")
+    for name in ("producer", "processor"):
+        check(s[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully",
+              f"{name} does not wait for the topics")
+        check(s[name]["build"]["context"] == args.source_dir.rstrip("/"), f"{name} builds from {s[name]['build']}")
+        check(s[name].get("stop_grace_period"), f"{name} has no stop_grace_period")
+    vols = s["processor"].get("volumes", [])
+    check([v for v in vols if v["type"] == "volume" and v["target"] == "/var/lib/tagstream"],
+          "the processor's state is not on a named volume")
+    grace = s["processor"]["stop_grace_period"]
+    m = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", grace)
+    check(m and int(m.group(1) or 0) * 60 + int(m.group(2) or 0) >= 30, f"processor stop_grace_period {grace} < 30 s")
+    print(f"compose: valid (schema and docker-compose {run([compose, 'version', '--short']).stdout.strip()}); "
+          f"services {sorted(s)}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("command", choices=["cfn", "compose", "dockerfile", "lint", "packages", "libs"])
+    ap.add_argument("--source-dir", required=True)
+    ap.add_argument("--venv", default=os.path.dirname(os.path.dirname(sys.executable)))
+    ap.add_argument("--bin-dir")
+    args = ap.parse_args()
+    args.source_dir = os.path.abspath(args.source_dir)
+    try:
+        rc = globals()["cmd_" + args.command](args)
+    except Failed as e:
+        print(f"{args.command}: FAILED: {e}", file=sys.stderr)
+        return 1
+    return rc or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
