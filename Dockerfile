@@ -46,8 +46,8 @@ RUN apt-get update \
         librdkafka1 librocksdb7.8 libcurl4 libjansson4 libutf8proc2 libmicrohttpd12 \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 tagstream \
-    && useradd --system --uid 10001 --gid tagstream --home-dir /var/lib/tagstream \
+    && groupadd --gid 10001 tagstream \
+    && useradd --uid 10001 --gid tagstream --home-dir /var/lib/tagstream \
         --no-create-home --shell /usr/sbin/nologin tagstream \
     && install -d -o tagstream -g tagstream -m 0750 /var/lib/tagstream
 
