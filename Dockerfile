@@ -7,7 +7,7 @@
 #
 # Two stages on Debian 12 ("bookworm"), the distribution the project builds
 # and tests on. The build stage installs the same -dev packages as
-# infra/setup (tests/deploy/check_dockerfile.py fails when the two lists
+# infra/setup (the deploy_dockerfile test fails when the two lists
 # drift apart); the runtime stage holds only the shared libraries the
 # binaries link against, plus ca-certificates (TLS to MSK and the social
 # APIs) and curl (the health check). See docs/DEPLOYMENT.md.
