@@ -1,0 +1,54 @@
+# Crash and failover drills (label drill): tagstream-drill runs the real
+# tagstream-processor against the real broker, injects a fault in cycles and
+# checks the output record for record (docs/DRILLS.md). Every drill must end
+# with 0 missing, 0 duplicate and 0 wrong results.
+if(NOT TARGET tagstream-drill OR NOT TARGET tagstream-processor)
+  return()
+endif()
+
+# The drill's own generator, expected output and comparison (no broker).
+add_executable(test_drill_check drill/test_drill_check.c)
+target_link_libraries(test_drill_check PRIVATE ts_drill PkgConfig::CRITERION)
+add_test(NAME test_drill_check COMMAND test_drill_check --jobs 1 -q)
+set_tests_properties(test_drill_check PROPERTIES LABELS unit TIMEOUT 120)
+
+# A drill on the 1-broker test cluster (CTest fixture `kafka`).
+function(ts_drill_test name)
+  add_test(NAME ${name} COMMAND tagstream-drill --work.dir ${CMAKE_BINARY_DIR}/drill/${name}
+    --topic.prefix ${name} ${ARGN})
+  set_tests_properties(${name} PROPERTIES LABELS drill FIXTURES_REQUIRED kafka
+    ENVIRONMENT "TAGSTREAM_KAFKA_DIR=${TS_KAFKA_DIR};TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin"
+    TIMEOUT 600)
+endfunction()
+# the drill runs the processor binary built next to it
+add_dependencies(tagstream-drill tagstream-processor)
+
+# kill -9 at random moments (processing, right after a restart, as a
+# restore begins), one instance.
+ts_drill_test(drill_kill9_one_instance --fault kill9 --cycles 20 --instances 1 --seed 101
+  --records 30000)
+# Three instances in one group, one of them killed each time.
+ts_drill_test(drill_kill9_three_instances --fault kill9 --cycles 10 --instances 3 --seed 102
+  --partitions 6 --records 30000)
+# A frozen instance (SIGSTOP past the session timeout) wakes up after the
+# others took its tasks: fenced, nothing of it visible; it rejoins or exits.
+ts_drill_test(drill_zombie --fault zombie --cycles 1 --instances 3 --seed 103 --records 30000)
+# State directory lost while down (kill -9 or SIGTERM), full restore,
+# sometimes killed again in the middle of it.
+ts_drill_test(drill_state_loss --fault stateloss --cycles 3 --instances 1 --seed 104
+  --records 30000)
+# Graceful stops and scale out/in (new instances with empty disks).
+ts_drill_test(drill_sigterm_and_scale --fault sigterm,scale --cycles 6 --instances 2 --seed 105
+  --records 30000)
+
+# One broker of a three-broker cluster stopped during processing and started
+# again; internal topics at replication 3, min.insync.replicas 2. It needs its
+# own cluster, started and stopped around the drill; it runs after the
+# 1-broker cluster is stopped, so that the machine runs one of them at a time.
+add_test(NAME drill_broker_stop_start
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/drill/with_cluster.sh ${CMAKE_BINARY_DIR}/kafka3 3
+    $<TARGET_FILE:tagstream-drill> --work.dir ${CMAKE_BINARY_DIR}/drill/drill_broker_stop_start
+    --topic.prefix drill_broker_stop_start --fault broker --cycles 1 --instances 2 --seed 106
+    --records 30000 --cluster.script ${PROJECT_SOURCE_DIR}/infra/local/kafka)
+set_tests_properties(drill_broker_stop_start PROPERTIES LABELS drill DEPENDS kafka_stop
+  ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin" TIMEOUT 900)
