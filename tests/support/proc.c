@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ tk_proc tk_proc_start(const char *binary, const char *const *args)
     p.pid = fork();
     cr_assert_neq(p.pid, -1);
     if (p.pid == 0) {
+        /* dies with the test, even when Criterion kills a test that timed out */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         fd = open(p.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
