@@ -92,6 +92,7 @@ typedef struct ts_drill_config {
     char *work_dir;
     char *topic_prefix;
     char *application_id;
+    int stateloss_rekill;
     int keep_topics;
     int keep_work_dir;
     int log_level;
@@ -277,11 +278,12 @@ const char *ts_drill_phase_name(ts_drill_phase p);
 /* One start of one instance, for the report. */
 typedef struct ts_drill_run_rec {
     int instance;
-    int number;       /* the instance's n-th start */
-    const char *why;  /* "initial", "kill9", ... (static) */
-    int64_t fault_ms; /* when the previous process was killed or stopped (0: none) */
-    int64_t start_ms; /* fork */
-    int64_t ready_ms; /* first time every assigned task was restored (0: never) */
+    int number;          /* the instance's n-th start */
+    const char *why;     /* "initial", "kill9", ... (static) */
+    int64_t fault_ms;    /* when the previous process was killed or stopped (0: none) */
+    int64_t start_ms;    /* fork */
+    int64_t assigned_ms; /* first assignment (0: none) */
+    int64_t ready_ms;    /* first time every assigned task was restored (0: never) */
     int64_t restore_first_ms, restore_last_ms; /* first "restoring", last "restored" */
     int restores_full, restores_tail;
     int64_t replayed; /* changelog records replayed before ready */
@@ -314,6 +316,7 @@ typedef struct ts_drill_inst {
     int64_t aborts;
     int fenced_logged;
     char last_error[300];
+    char last_abort[300];
     int log_fd;
     off_t log_off;
     ts_buf partial;
@@ -354,6 +357,7 @@ typedef struct ts_drill {
     size_t nstops, stops_cap;
     /* counters for the report */
     int cycles_done;
+    int zombies; /* zombie cycles so far: every other one stays frozen longer */
     int kills_by_phase[5];
     int unexpected_exits;
     char unexpected_ex[TS_DRILL_EXAMPLES][300];

@@ -70,6 +70,8 @@ const ts_conf_prop ts_drill_config_props[] = {
      "When kill9 strikes: processing (after the instance is ready), starting (right after a "
      "restart), restoring (as a restore begins), any (a random mix).",
      0},
+    {"stateloss.rekill", TS_CONF_BOOL, F(stateloss_rekill), "true", 0, 0, NULL,
+     "Whether the stateloss fault sometimes kills the instance again during its full restore.", 0},
     {"session.timeout.ms", TS_CONF_INT, F(session_timeout_ms), "6000", 1000, 3600000, NULL,
      "Group session timeout of the processors (kafka.session.timeout.ms).", 0},
     {"transaction.timeout.ms", TS_CONF_INT, F(transaction_timeout_ms), "10000", 1000, 900000, NULL,

@@ -3,6 +3,7 @@
  */
 #include "ts_drill.h"
 #include "ts_kafka.h"
+#include "ts_log.h"
 #include "ts_murmur2.h"
 
 #include <jansson.h>
@@ -413,9 +414,8 @@ static int ts_drill_consumed(ts_drill_feed *f, rd_kafka_t *c, rd_kafka_t *u, int
     }
     ok = 1;
 out:
-    if (getenv("TS_DRILL_DEBUG"))
-        fprintf(stderr, "consumed(%lld, limit %lld): %d %s\n", (long long)n, (long long)limit, ok,
-                why);
+    ts_logf(TS_LOG_DEBUG, "drill", "first %lld records processed (records before %lld): %s%s",
+            (long long)n, (long long)limit, ok ? "yes" : "no: ", why);
     rd_kafka_topic_partition_list_destroy(l);
     if (a)
         rd_kafka_topic_partition_list_destroy(a);

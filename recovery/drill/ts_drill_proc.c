@@ -120,6 +120,8 @@ static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
         in->assigned_tasks = (int)json_integer_value(json_object_get(j, "tasks_to_restore"));
         in->restored_tasks = 0;
         in->assigned_ms = t;
+        if (!run->assigned_ms)
+            run->assigned_ms = t;
         in->phase = in->assigned_tasks > 0 ? TS_DRILL_RESTORING : TS_DRILL_PROCESSING;
         if (in->assigned_tasks == 0) {
             in->ready_ms = t;
@@ -167,6 +169,7 @@ static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
     } else if (ts_drill_starts_with(msg, "aborting the transaction")) {
         in->aborts++;
         run->aborts++;
+        snprintf(in->last_abort, sizeof(in->last_abort), "%s", msg);
     }
     comp = json_string_value(json_object_get(j, "component"));
     if (level && !strcmp(level, "error") && (!comp || strcmp(comp, "rdkafka"))) {

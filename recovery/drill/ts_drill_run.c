@@ -224,6 +224,7 @@ static void ts_drill_cycle_sigterm(ts_drill *d, int c)
 static void ts_drill_cycle_zombie(ts_drill *d, int c)
 {
     int victim, outcome = 0; /* 1 rejoined, 2 exited */
+    int long_freeze = d->zombies++ % 2 == 1;
     int64_t t, t_freeze, t_wake, takeover = -1, aborts0, results0, back_ms = 0;
     ts_drill_inst *z;
     int status = 0;
@@ -260,8 +261,17 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
     else
         ts_drill_say(d, "the others took every task over %.1f s after the freeze",
                      (double)takeover / 1000.0);
+    if (long_freeze) {
+        /* past its transaction timeout: the broker aborts the transaction
+         * and bumps the producer epoch before the zombie wakes */
+        int64_t until = t_freeze + d->cfg->transaction_timeout_ms + 3000;
+        ts_drill_say(d, "keeping it frozen past transaction.timeout.ms (%.1f s more)",
+                     (double)(until - ts_drill_now_ms()) / 1000.0);
+        ts_drill_sleep(d, until - ts_drill_now_ms());
+    }
     aborts0 = z->aborts;
     results0 = z->results_logged;
+    z->last_abort[0] = '\0';
     z->expect_exit = 1;
     z->hold = 1;
     ts_drill_inst_signal(d, victim, SIGCONT);
@@ -286,8 +296,12 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
     ts_buf_printf(&d->notes, "  zombie: instance %d frozen %.1f s (takeover after %.1f s); ",
                   victim, (double)(t_wake - t_freeze) / 1000.0,
                   takeover < 0 ? -1.0 : (double)takeover / 1000.0);
-    ts_buf_printf(&d->notes, "on waking it aborted %lld transaction(s), logged %lld result(s) ",
-                  (long long)(z->aborts - aborts0), (long long)(z->results_logged - results0));
+    ts_buf_printf(&d->notes,
+                  "%s; on waking it aborted %lld transaction(s)%s%s%s, logged %lld "
+                  "result(s) ",
+                  long_freeze ? "past its transaction timeout" : "woken at the takeover",
+                  (long long)(z->aborts - aborts0), z->last_abort[0] ? " (\"" : "", z->last_abort,
+                  z->last_abort[0] ? "\")" : "", (long long)(z->results_logged - results0));
     if (outcome == 1) {
         ts_buf_printf(&d->notes, "and rejoined the group (processing again after %.1f s)\n",
                       (double)back_ms / 1000.0);
@@ -454,7 +468,7 @@ static void ts_drill_cycle_stateloss(ts_drill *d, int c)
     if (ts_drill_wipe_dir(d->inst[victim].state_dir, err, sizeof(err)))
         ts_drill_fail(d, "%s", err);
     ts_drill_restart(d, victim, "stateloss", t, phase);
-    if (ts_drill_rand(&d->rng) & 1) {
+    if ((ts_drill_rand(&d->rng) & 1) && d->cfg->stateloss_rekill) {
         /* and sometimes kill it again in the middle of that full restore */
         ts_drill_wait_restoring(d, victim, d->cfg->wait_ms);
         if (d->inst[victim].pid > 0) {
@@ -520,13 +534,14 @@ static void ts_drill_report_runs(ts_drill *d)
     int64_t replayed = 0, replayed_max = 0;
     int full = 0, tail = 0;
 
-    printf("  restarts (time to ready is from the new process's start; replayed: changelog "
-           "records before ready):\n");
-    printf("      %-4s %-4s %-17s %-11s %9s %9s %11s %11s %12s\n", "#", "inst", "cause",
-           "killed in", "down ms", "ready ms", "restores", "replayed", "records/s");
+    printf("  restarts (joined, ready: ms from the new process's start to its first assignment "
+           "and to every task restored;\n"
+           "            restores: full/tail; replayed: changelog records before ready):\n");
+    printf("      %-4s %-4s %-17s %-11s %8s %8s %8s %9s %11s %10s\n", "#", "inst", "cause",
+           "killed in", "down ms", "joined", "ready", "restores", "replayed", "records/s");
     for (size_t k = 0; k < d->nruns; k++) {
         ts_drill_run_rec *r = &d->runs[k];
-        char restores[32], rate[32], readyb[32], downb[32];
+        char restores[32], rate[32], readyb[32], downb[32], joinb[32];
         if (!strcmp(r->why, "initial"))
             continue;
         restarts++;
@@ -543,13 +558,17 @@ static void ts_drill_report_runs(ts_drill *d)
         } else {
             snprintf(readyb, sizeof(readyb), "never");
         }
+        if (r->assigned_ms)
+            snprintf(joinb, sizeof(joinb), "%lld", (long long)(r->assigned_ms - r->start_ms));
+        else
+            snprintf(joinb, sizeof(joinb), "never");
         if (r->fault_ms)
             snprintf(downb, sizeof(downb), "%lld", (long long)(r->start_ms - r->fault_ms));
         else
             snprintf(downb, sizeof(downb), "-");
-        printf("      %-4zu %-4d %-17s %-11s %9s %9s %11s %11lld %12s\n", restarts, r->instance,
+        printf("      %-4zu %-4d %-17s %-11s %8s %8s %8s %9s %11lld %10s\n", restarts, r->instance,
                r->why, r->killed_phase >= 0 ? ts_drill_phase_name(r->killed_phase) : "-", downb,
-               readyb, restores, (long long)r->replayed, rate);
+               joinb, readyb, restores, (long long)r->replayed, rate);
         replayed += r->replayed;
         if (r->replayed > replayed_max)
             replayed_max = r->replayed;
