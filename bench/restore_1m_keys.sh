@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/restore_1m_keys.sh: how fast a processor whose store holds about
+# 1,000,000 keys is ready again after kill -9 (tail replay), and how fast the
+# same store is rebuilt from the changelog into an empty state directory
+# (full restore).
+#
+#   bench/restore_1m_keys.sh [KEYS]    (default 1000000)
+#
+# One tagstream-drill run: KEYS records, each a distinct tag (so a distinct
+# window key), are fed and processed with a window retention of a day (so
+# that no key expires); then cycle 1 kills the processor with SIGKILL while
+# it processes a little more input and restarts it; cycle 2 stops it,
+# deletes its state directory and restarts it. Prints, for each restart, the
+# time from the new process's start to ready (every task restored; this
+# includes rejoining the consumer group, which waits for the dead member's
+# session timeout), the time of the restore itself, the changelog records
+# replayed and the replay rate. Uses the cluster at $TAGSTREAM_BENCH_BOOTSTRAP
+# if set; otherwise starts a one-node cluster in a temporary directory and
+# removes it afterwards. BUILD names the build directory (default: build).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+keys=${1:-1000000}
+build=${BUILD:-build}
+drill=$build/bin/tagstream-drill
+
+if [[ ! -x $drill ]]; then
+  cmake -S . -B "$build" -G Ninja >/dev/null
+  cmake --build "$build" --target tagstream-drill tagstream-processor >/dev/null
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench-restore.XXXXXX")
+cleanup() { rm -rf "$work"; }
+if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
+  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
+else
+  TAGSTREAM_KAFKA_DIR=$work/kafka
+  export TAGSTREAM_KAFKA_DIR
+  cleanup() {
+    infra/local/kafka stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+  }
+  infra/local/kafka start >/dev/null
+  bootstrap=$(infra/local/kafka bootstrap)
+fi
+trap cleanup EXIT
+
+# Distinct tags: ten times more tag names than records, no hot tags, no
+# junk; a tenth of KEYS more records arrive during cycle 1.
+records=$((keys + keys / 10))
+"$drill" --bootstrap.servers "$bootstrap" --topic.prefix bench-restore \
+  --work.dir "$work/drill" --keep.work.dir \
+  --fault kill9,stateloss --kill9.when processing --stateloss.rekill false \
+  --cycles 2 --instances 1 --partitions 3 \
+  --preload "$keys" --records "$records" --tags $((keys * 10)) --hot.share 0 --junk.share 0 \
+  --rate 100000 --window.retention.ms 86400000 --timeout.ms 1800000 \
+  --delay.min.ms 1000 --delay.max.ms 1000 --down.max.ms 0 | tee "$work/drill.out"
+
+# The processor's own restore lines of the two restarts (runs 2 and 3).
+restores() {
+  sed -n 's/.*"msg":"task \(1_[0-9]*\) restored","records":\([0-9]*\),"elapsed_ms":\([0-9]*\).*/\1 \2 \3/p' "$1"
+}
+first_restoring() {
+  grep '"msg":"restoring task' "$1" | grep '"kind"' | head -1 | sed 's/.*"time":"\([^"]*\)".*/\1/'
+}
+last_restored() {
+  grep '"msg":"task 1_[0-9]* restored"' "$1" | tail -1 | sed 's/.*"time":"\([^"]*\)".*/\1/'
+}
+ms() { date -d "$1" +%s%3N; }
+
+echo
+echo "== restore figures ($keys keys) =="
+for run in 2 3; do
+  log=$work/drill/instance-0.run-$run.log
+  [[ -f $log ]] || continue
+  what=$([[ $run == 2 ]] && echo "after kill -9 (local store kept)" || echo "into an empty state directory")
+  kind=$(grep '"msg":"restoring task' "$log" | grep -o '"kind":"[a-z]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+  total=0
+  while read -r task recs elapsed; do
+    total=$((total + recs))
+    printf '  %-34s task %s: %8d records in %6d ms\n' "$what" "$task" "$recs" "$elapsed"
+  done < <(restores "$log")
+  t0=$(ms "$(first_restoring "$log")")
+  t1=$(ms "$(last_restored "$log")")
+  wall=$((t1 - t0))
+  rate=$([[ $wall -gt 0 ]] && echo $((total * 1000 / wall)) || echo "-")
+  printf '  %-34s %s; %d records replayed in %d ms (%s records/s)\n' "$what" "$kind" "$total" "$wall" "$rate"
+done
+grep -E '^ +[0-9]+ +0 +(kill9|stateloss) ' "$work/drill.out" |
+  awk '{printf "  restart %s (%s): joined the group %s ms and ready %s ms after the new process started\n", $1, $3, $6, $7}'
+grep -q '^result: PASS' "$work/drill.out"
