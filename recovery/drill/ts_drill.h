@@ -41,11 +41,13 @@ typedef enum ts_drill_fault {
 } ts_drill_fault;
 
 /* When kill9 strikes: any (a random mix of the others), processing (a random
- * delay after the instance is ready), starting (a random moment right after
- * a restart), restoring (as soon as a restore begins). */
+ * delay after the instance is ready), emitting (as it logs a window result:
+ * inside a transaction that holds results), starting (a random moment right
+ * after a restart), restoring (as soon as a restore begins). */
 typedef enum ts_drill_when {
     TS_DRILL_WHEN_ANY,
     TS_DRILL_WHEN_PROCESSING,
+    TS_DRILL_WHEN_EMITTING,
     TS_DRILL_WHEN_STARTING,
     TS_DRILL_WHEN_RESTORING,
 } ts_drill_when;
@@ -346,6 +348,7 @@ typedef struct ts_drill {
     int brokers;
     int rf;
     int64_t phase_ms, grace_ms, retention_ms, closer_ts;
+    int64_t chunk; /* records let through per cycle */
     ts_drill_gen gen;
     ts_drill_feed feed;
     volatile sig_atomic_t feed_stop;

@@ -66,9 +66,11 @@ const ts_conf_prop ts_drill_config_props[] = {
      "Most random delay before a fault strikes.", 0},
     {"down.max.ms", TS_CONF_INT, F(down_max_ms), "1000", 0, 3600000, NULL,
      "Most random time a killed or stopped instance stays down.", 0},
-    {"kill9.when", TS_CONF_ENUM, F(kill9_when), "any", 0, 0, "any|processing|starting|restoring",
-     "When kill9 strikes: processing (after the instance is ready), starting (right after a "
-     "restart), restoring (as a restore begins), any (a random mix).",
+    {"kill9.when", TS_CONF_ENUM, F(kill9_when), "any", 0, 0,
+     "any|processing|emitting|starting|restoring",
+     "When kill9 strikes: processing (a random delay after the instance is ready), emitting (as "
+     "it emits a window result, inside the transaction), starting (right after a restart), "
+     "restoring (as a restore begins), any (a random mix).",
      0},
     {"stateloss.rekill", TS_CONF_BOOL, F(stateloss_rekill), "true", 0, 0, NULL,
      "Whether the stateloss fault sometimes kills the instance again during its full restore.", 0},

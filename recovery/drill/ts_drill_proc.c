@@ -378,7 +378,22 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
     /* the operator's Kafka settings (security) go to the processors too */
     kv = calloc(d->conf->kafka_cnt + 1, sizeof(char *));
     for (size_t k = 0; kv && k < d->conf->kafka_cnt && k < TS_DRILL_MAX_ARGS; k++) {
-        if (asprintf(&kv[k], "kafka.%s=%s", d->conf->kafka[k].key, d->conf->kafka[k].value) < 0)
+        const char *key = d->conf->kafka[k].key;
+        char full[300];
+        snprintf(full, sizeof(full), "kafka.%s", key);
+        if (ts_conf_key_is_secret(full) &&
+            strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789.") == strlen(key)) {
+            /* a secret goes through the environment, not the command line
+             * that anyone on the machine can read: TAGSTREAM_KAFKA_<KEY> */
+            if (asprintf(&kv[k], "TAGSTREAM_KAFKA_%s=%s", key, d->conf->kafka[k].value) < 0) {
+                kv[k] = NULL;
+                continue;
+            }
+            for (char *c = kv[k] + 16; *c != '='; c++)
+                *c = *c == '.' ? '_' : (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+            continue;
+        }
+        if (asprintf(&kv[k], "kafka.%s=%s", key, d->conf->kafka[k].value) < 0)
             kv[k] = NULL;
         if (kv[k]) {
             argv[n++] = "-X";
@@ -403,6 +418,9 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
         dup2(fd, 1);
         dup2(fd, 2);
         close(fd);
+        for (size_t k = 0; kv && k < d->conf->kafka_cnt && k < TS_DRILL_MAX_ARGS; k++)
+            if (kv[k] && !strncmp(kv[k], "TAGSTREAM_KAFKA_", 16))
+                putenv(kv[k]);
         execv(cfg->processor, argv);
         _exit(127);
     }

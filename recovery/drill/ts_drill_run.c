@@ -162,6 +162,28 @@ static void ts_drill_wait_restoring(ts_drill *d, int i, int64_t timeout_ms)
     }
 }
 
+/* Wait until instance i logs a window result: it has an open transaction
+ * with results in it. Returns 0 on timeout. */
+static int ts_drill_wait_result(ts_drill *d, int i, int64_t timeout_ms)
+{
+    int64_t deadline = ts_drill_now_ms() + timeout_ms, n0;
+
+    ts_drill_tick(d);
+    n0 = d->inst[i].results_logged;
+    while (!*d->interrupted && ts_drill_now_ms() < deadline && d->inst[i].pid > 0) {
+        int64_t allowed = atomic_load(&d->feed.allowed);
+        ts_drill_tick(d);
+        if (d->inst[i].results_logged > n0)
+            return 1;
+        /* results come as event time moves on: let the input go on */
+        if (atomic_load(&d->feed.produced) >= allowed && allowed < d->cfg->records)
+            atomic_store(&d->feed.allowed, allowed + d->chunk < d->cfg->records ? allowed + d->chunk
+                                                                                : d->cfg->records);
+        usleep(2000);
+    }
+    return 0;
+}
+
 /* ---- the faults ---- */
 
 static void ts_drill_cycle_kill9(ts_drill *d, int c)
@@ -171,8 +193,9 @@ static void ts_drill_cycle_kill9(ts_drill *d, int c)
 
     if (when == TS_DRILL_WHEN_ANY) {
         static const int mix[] = {TS_DRILL_WHEN_PROCESSING, TS_DRILL_WHEN_PROCESSING,
-                                  TS_DRILL_WHEN_STARTING, TS_DRILL_WHEN_RESTORING};
-        when = mix[ts_drill_rand(&d->rng) % 4];
+                                  TS_DRILL_WHEN_EMITTING, TS_DRILL_WHEN_STARTING,
+                                  TS_DRILL_WHEN_RESTORING};
+        when = mix[ts_drill_rand(&d->rng) % 5];
     }
     if (when == TS_DRILL_WHEN_PROCESSING) {
         victim = ts_drill_pick(d);
@@ -181,6 +204,13 @@ static void ts_drill_cycle_kill9(ts_drill *d, int c)
         ts_drill_say(d, "cycle %d: kill -9 instance %d %lld ms into processing", c + 1, victim,
                      (long long)t);
         ts_drill_sleep(d, t);
+    } else if (when == TS_DRILL_WHEN_EMITTING) {
+        victim = ts_drill_pick(d);
+        ts_drill_wait_ready(d, victim, d->cfg->wait_ms);
+        ts_drill_say(d, "cycle %d: kill -9 instance %d as it emits a result", c + 1, victim);
+        if (!ts_drill_wait_result(d, victim, d->cfg->wait_ms))
+            ts_drill_say(d, "no result within %lld ms; killing it anyway",
+                         (long long)d->cfg->wait_ms);
     } else if (when == TS_DRILL_WHEN_STARTING) {
         /* the instance started last, at a random moment of its start-up */
         victim = ts_drill_newest(d);
@@ -221,21 +251,68 @@ static void ts_drill_cycle_sigterm(ts_drill *d, int c)
     ts_drill_restart(d, victim, "sigterm", t, TS_DRILL_PROCESSING);
 }
 
+static ts_err ts_drill_inst_setup(ts_drill *d, int i)
+{
+    ts_drill_inst *in = &d->inst[i];
+    char err[512];
+
+    memset(in, 0, sizeof(*in));
+    in->index = i;
+    in->log_fd = -1;
+    ts_buf_init(&in->partial, 1 << 20);
+    snprintf(in->state_dir, sizeof(in->state_dir), "%s/instance-%d", d->cfg->work_dir, i);
+    if (ts_drill_wipe_dir(in->state_dir, err, sizeof(err))) {
+        ts_drill_fail(d, "%s", err);
+        return TS_ERR_IO;
+    }
+    if (i >= d->ninst)
+        d->ninst = i + 1;
+    return TS_OK;
+}
+
+/* A new instance with an empty state directory (a new task). */
+static int ts_drill_scale_out(ts_drill *d)
+{
+    int i = 0, starts;
+
+    while (i < d->ninst && (d->inst[i].active || d->inst[i].pid > 0))
+        i++;
+    if (i >= TS_DRILL_MAX_INSTANCES)
+        return -1;
+    /* the slot's old state directory went with its task */
+    starts = i < d->ninst ? d->inst[i].starts : 0;
+    if (i < d->ninst)
+        ts_buf_free(&d->inst[i].partial);
+    if (ts_drill_inst_setup(d, i))
+        return -1;
+    d->inst[i].starts = starts;
+    d->inst[i].active = 1;
+    ts_drill_say(d, "instance %d added (empty disk)", i);
+    ts_drill_inst_start(d, i, "scale-out", 0);
+    return i;
+}
+
 static void ts_drill_cycle_zombie(ts_drill *d, int c)
 {
     int victim, outcome = 0; /* 1 rejoined, 2 exited */
-    int long_freeze = d->zombies++ % 2 == 1;
+    int long_freeze = d->zombies++ % 2 == 1, emitting;
     int64_t t, t_freeze, t_wake, takeover = -1, aborts0, results0, back_ms = 0;
     ts_drill_inst *z;
     int status = 0;
 
+    if (ts_drill_active_count(d) < 2) {
+        /* a scale drill left one instance: someone must take over */
+        ts_drill_say(d, "cycle %d: a zombie needs another instance", c + 1);
+        ts_drill_scale_out(d);
+    }
     ts_drill_wait_ready(d, -1, d->cfg->wait_ms);
     victim = ts_drill_pick(d);
     z = &d->inst[victim];
     t = ts_drill_delay(d);
-    ts_drill_say(d, "cycle %d: SIGSTOP to instance %d %lld ms into processing", c + 1, victim,
-                 (long long)t);
-    ts_drill_sleep(d, t);
+    /* frozen in the middle of a transaction that holds results, if it
+     * emits any within the delay */
+    ts_drill_say(d, "cycle %d: SIGSTOP to instance %d as it emits a result", c + 1, victim);
+    emitting = ts_drill_wait_result(d, victim, t + 15000);
     ts_drill_inst_signal(d, victim, SIGSTOP);
     t_freeze = ts_drill_now_ms();
     /* the others must have taken every task over */
@@ -293,8 +370,9 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
         ts_drill_sleep(d, 50);
     }
     back_ms = ts_drill_now_ms() - t_wake;
-    ts_buf_printf(&d->notes, "  zombie: instance %d frozen %.1f s (takeover after %.1f s); ",
-                  victim, (double)(t_wake - t_freeze) / 1000.0,
+    ts_buf_printf(&d->notes, "  zombie: instance %d frozen %s for %.1f s (takeover after %.1f s); ",
+                  victim, emitting ? "as it emitted a result" : "while processing",
+                  (double)(t_wake - t_freeze) / 1000.0,
                   takeover < 0 ? -1.0 : (double)takeover / 1000.0);
     ts_buf_printf(&d->notes,
                   "%s; on waking it aborted %lld transaction(s)%s%s%s, logged %lld "
@@ -387,25 +465,6 @@ static void ts_drill_cycle_broker(ts_drill *d, int c)
     }
 }
 
-static ts_err ts_drill_inst_setup(ts_drill *d, int i)
-{
-    ts_drill_inst *in = &d->inst[i];
-    char err[512];
-
-    memset(in, 0, sizeof(*in));
-    in->index = i;
-    in->log_fd = -1;
-    ts_buf_init(&in->partial, 1 << 20);
-    snprintf(in->state_dir, sizeof(in->state_dir), "%s/instance-%d", d->cfg->work_dir, i);
-    if (ts_drill_wipe_dir(in->state_dir, err, sizeof(err))) {
-        ts_drill_fail(d, "%s", err);
-        return TS_ERR_IO;
-    }
-    if (i >= d->ninst)
-        d->ninst = i + 1;
-    return TS_OK;
-}
-
 static void ts_drill_cycle_scale(ts_drill *d, int c)
 {
     int n = ts_drill_active_count(d), add;
@@ -415,22 +474,8 @@ static void ts_drill_cycle_scale(ts_drill *d, int c)
     add = n <= 1 ? 1 : n >= d->cfg->scale_max ? 0 : (int)(ts_drill_rand(&d->rng) & 1);
     ts_drill_sleep(d, t);
     if (add) {
-        int i = 0, starts;
-        while (i < d->ninst && (d->inst[i].active || d->inst[i].pid > 0))
-            i++;
-        if (i >= TS_DRILL_MAX_INSTANCES)
-            return;
-        ts_drill_say(d, "cycle %d: scale out to %d instances (new instance %d, empty disk)", c + 1,
-                     n + 1, i);
-        /* a new task: an empty state directory (the slot's old one is gone) */
-        starts = i < d->ninst ? d->inst[i].starts : 0;
-        if (i < d->ninst)
-            ts_buf_free(&d->inst[i].partial);
-        if (ts_drill_inst_setup(d, i))
-            return;
-        d->inst[i].starts = starts;
-        d->inst[i].active = 1;
-        ts_drill_inst_start(d, i, "scale-out", 0);
+        ts_drill_say(d, "cycle %d: scale out to %d instances", c + 1, n + 1);
+        ts_drill_scale_out(d);
     } else {
         int i = ts_drill_pick(d);
         ts_drill_say(d, "cycle %d: scale in to %d instances (SIGTERM to instance %d)", c + 1, n - 1,
@@ -787,6 +832,7 @@ int ts_drill_main(ts_drill_config *cfg, ts_conf *conf, volatile sig_atomic_t *in
     d.feed.closer_ts = d.closer_ts;
     d.feed.repartitions = (int32_t)cfg->partitions;
     d.feed.stop = &d.feed_stop;
+    d.chunk = 1;
     atomic_store(&d.feed.allowed, cfg->preload);
     if (ts_drill_feed_start(&d.feed, err, sizeof(err))) {
         fprintf(stderr, "tagstream-drill: %s\n", err);
@@ -804,10 +850,12 @@ int ts_drill_main(ts_drill_config *cfg, ts_conf *conf, volatile sig_atomic_t *in
     }
     ts_drill_wait_ready(&d, -1, cfg->wait_ms);
 
+    d.chunk = (cfg->records - cfg->preload) / (cfg->cycles + 1) + 1;
     for (int c = 0; c < cfg->cycles && !*interrupted && !atomic_load(&d.feed.failed); c++) {
         int64_t allowed =
             cfg->preload + (cfg->records - cfg->preload) * (int64_t)(c + 1) / (cfg->cycles + 1);
-        atomic_store(&d.feed.allowed, allowed);
+        if (allowed > atomic_load(&d.feed.allowed))
+            atomic_store(&d.feed.allowed, allowed);
         ts_drill_cycle(&d, c);
         d.cycles_done++;
     }

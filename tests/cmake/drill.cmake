@@ -34,7 +34,7 @@ ts_drill_test(drill_kill9_three_instances --fault kill9 --cycles 10 --instances 
 # others took its tasks: fenced, nothing of it visible; it rejoins or exits.
 # The first wakes as soon as the others took over, the second only after the
 # broker aborted its transaction (transaction.timeout.ms).
-ts_drill_test(drill_zombie --fault zombie --cycles 2 --instances 3 --seed 103 --records 30000)
+ts_drill_test(drill_zombie --fault zombie --cycles 2 --instances 3 --seed 103 --records 60000)
 # State directory lost while down (kill -9 or SIGTERM), full restore,
 # sometimes killed again in the middle of it.
 ts_drill_test(drill_state_loss --fault stateloss --cycles 3 --instances 1 --seed 104
