@@ -50,7 +50,7 @@ const ts_conf_prop ts_drill_config_props[] = {
     {"rate", TS_CONF_INT, F(rate), "4000", 1, 10000000, NULL, "Records per second fed.", 0},
     {"phases", TS_CONF_INT, F(phases), "0", 0, 1000, NULL,
      "Event-time phases of 2 windows each; phase k is fed once phase k-2 is processed (0: "
-     "cycles + 2, at least 4).",
+     "cycles + 2, at least 12).",
      0},
     {"window.size.ms", TS_CONF_INT, F(window_size_ms), "20000", 1000, 3600000, NULL,
      "Window size given to the processors.", 0},
@@ -256,8 +256,10 @@ static ts_err ts_drill_defaults(ts_drill_config *cfg, ts_conf *conf, char *errst
     if (cfg->scale_max == 0)
         cfg->scale_max = cfg->instances + 2 > TS_DRILL_MAX_INSTANCES ? TS_DRILL_MAX_INSTANCES
                                                                      : cfg->instances + 2;
+    /* enough phases that most windows close, and emit, during the cycles
+     * (a window closes two and a half phases after it ends) */
     if (cfg->phases == 0)
-        cfg->phases = cfg->cycles + 2 < 4 ? 4 : cfg->cycles + 2;
+        cfg->phases = cfg->cycles + 2 < 12 ? 12 : cfg->cycles + 2;
     return TS_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,7 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
     int n = 0, state_lost;
     struct stat st;
     pid_t parent = getpid(), pid;
+    sigset_t block, saved;
     int fd;
 
     if (in->pid > 0)
@@ -404,8 +406,16 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
         argv[n++] = cfg->processor_args[k];
     argv[n] = NULL;
 
+    /* A signal for the new process that came before its exec would run the
+     * drill's handler in the child and be lost: hold them until the child
+     * has the default action back. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &saved);
     pid = fork();
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &saved, NULL);
         close(fd);
         ts_drill_fail(d, "cannot fork: %s", strerror(errno));
         goto fail;
@@ -415,6 +425,12 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        /* its own process group: a Ctrl-C at the terminal is for the drill,
+         * which stops the processors itself */
+        setpgid(0, 0);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
         dup2(fd, 1);
         dup2(fd, 2);
         close(fd);
@@ -424,6 +440,7 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
         execv(cfg->processor, argv);
         _exit(127);
     }
+    sigprocmask(SIG_SETMASK, &saved, NULL);
     close(fd);
     for (size_t k = 0; kv && k < d->conf->kafka_cnt; k++)
         free(kv[k]);

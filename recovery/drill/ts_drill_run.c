@@ -105,8 +105,17 @@ static void ts_drill_add_stop(ts_drill *d, int i, int64_t ms, int status)
 /* SIGTERM: the time to exit, and exit code 0, are part of the drill. */
 static void ts_drill_sigterm(ts_drill *d, int i, const char *why)
 {
-    int64_t ms;
-    int st = ts_drill_inst_stop(d, i, SIGTERM, TS_DRILL_STOP_TIMEOUT_MS, &ms);
+    int64_t ms, deadline = ts_drill_now_ms() + 30000;
+    int st;
+
+    /* a process that has not yet set up its signal handling dies of the
+     * signal, as any would: give it the time to start */
+    while (d->inst[i].pid > 0 && d->inst[i].phase == TS_DRILL_STARTING &&
+           ts_drill_now_ms() < deadline) {
+        ts_drill_tick(d);
+        usleep(10000);
+    }
+    st = ts_drill_inst_stop(d, i, SIGTERM, TS_DRILL_STOP_TIMEOUT_MS, &ms);
 
     ts_drill_add_stop(d, i, ms, st);
     if (st == -1)
