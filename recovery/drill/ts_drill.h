@@ -86,6 +86,7 @@ typedef struct ts_drill_config {
     int64_t replication_factor; /* 0: min(3, brokers) */
     int64_t broker_down_ms;
     char *broker_stop_command;
+    char *broker_kill_command;
     char *broker_start_command;
     char *cluster_script;
     int64_t wait_ms; /* bound on each wait for the processors */
@@ -360,7 +361,8 @@ typedef struct ts_drill {
     size_t nstops, stops_cap;
     /* counters for the report */
     int cycles_done;
-    int zombies; /* zombie cycles so far: every other one stays frozen longer */
+    int zombies;       /* zombie cycles so far: every other one stays frozen longer */
+    int broker_cycles; /* broker cycles so far: every other one kills the broker */
     int kills_by_phase[5];
     int unexpected_exits;
     char unexpected_ex[TS_DRILL_EXAMPLES][300];

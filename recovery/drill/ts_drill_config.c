@@ -88,6 +88,11 @@ const ts_conf_prop ts_drill_config_props[] = {
      "Shell command that stops broker {broker} (1-based) for the broker fault. Default with "
      "cluster.script: '<cluster.script> broker stop {broker}'.",
      0},
+    {"broker.kill.command", TS_CONF_STRING, F(broker_kill_command), NULL, 0, 0, NULL,
+     "Shell command that kills broker {broker} without warning; when set, every other broker "
+     "cycle uses it instead of the stop command. Default with cluster.script: "
+     "'<cluster.script> broker kill {broker}'.",
+     0},
     {"broker.start.command", TS_CONF_STRING, F(broker_start_command), NULL, 0, 0, NULL,
      "Shell command that starts broker {broker} again.", 0},
     {"cluster.script", TS_CONF_STRING, F(cluster_script), NULL, 0, 0, NULL,
@@ -231,6 +236,12 @@ static ts_err ts_drill_defaults(ts_drill_config *cfg, ts_conf *conf, char *errst
         if (!cfg->broker_stop_command) {
             snprintf(buf, sizeof(buf), "'%s' broker stop {broker}", cfg->cluster_script);
             if (ts_conf_set(conf, "broker.stop.command", buf, TS_CONF_SRC_DEFAULT, errstr,
+                            errstr_size))
+                return TS_ERR_INVALID;
+        }
+        if (!cfg->broker_kill_command) {
+            snprintf(buf, sizeof(buf), "'%s' broker kill {broker}", cfg->cluster_script);
+            if (ts_conf_set(conf, "broker.kill.command", buf, TS_CONF_SRC_DEFAULT, errstr,
                             errstr_size))
                 return TS_ERR_INVALID;
         }

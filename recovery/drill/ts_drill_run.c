@@ -443,35 +443,36 @@ static int ts_drill_command(ts_drill *d, const char *tmpl, int broker)
 static void ts_drill_cycle_broker(ts_drill *d, int c)
 {
     int b = (int)ts_drill_rand_range(&d->rng, 1, d->brokers);
-    int64_t t, t_down, aborts0 = 0;
+    int64_t t, t_down, aborts0 = 0, aborts = 0;
     int exits0 = d->unexpected_exits;
+    /* every other broker cycle kills the broker rather than stopping it */
+    int kill = d->cfg->broker_kill_command && d->broker_cycles++ % 2 == 1;
 
     ts_drill_wait_ready(d, -1, d->cfg->wait_ms);
     t = ts_drill_delay(d);
-    ts_drill_say(d, "cycle %d: stopping broker %d %lld ms into processing", c + 1, b, (long long)t);
+    ts_drill_say(d, "cycle %d: %s broker %d %lld ms into processing", c + 1,
+                 kill ? "killing" : "stopping", b, (long long)t);
     ts_drill_sleep(d, t);
     for (int i = 0; i < d->ninst; i++)
         aborts0 += d->inst[i].aborts;
     t_down = ts_drill_now_ms();
-    ts_drill_command(d, d->cfg->broker_stop_command, b);
-    ts_drill_say(d, "broker %d stopped (%.1f s); keeping it down %lld ms", b,
-                 (double)(ts_drill_now_ms() - t_down) / 1000.0, (long long)d->cfg->broker_down_ms);
+    ts_drill_command(d, kill ? d->cfg->broker_kill_command : d->cfg->broker_stop_command, b);
+    ts_drill_say(d, "broker %d %s (%.1f s); keeping it down %lld ms", b,
+                 kill ? "killed" : "stopped", (double)(ts_drill_now_ms() - t_down) / 1000.0,
+                 (long long)d->cfg->broker_down_ms);
     ts_drill_sleep(d, d->cfg->broker_down_ms);
     t = ts_drill_now_ms();
     ts_drill_command(d, d->cfg->broker_start_command, b);
     ts_drill_say(d, "broker %d started again (%.1f s)", b,
                  (double)(ts_drill_now_ms() - t) / 1000.0);
     ts_drill_wait_ready(d, -1, d->cfg->wait_ms);
-    {
-        int64_t aborts = 0;
-        for (int i = 0; i < d->ninst; i++)
-            aborts += d->inst[i].aborts;
-        ts_buf_printf(&d->notes,
-                      "  broker: broker %d down %.1f s; the processors aborted %lld "
-                      "transaction(s), %d exited by themselves\n",
-                      b, (double)(t - t_down) / 1000.0, (long long)(aborts - aborts0),
-                      d->unexpected_exits - exits0);
-    }
+    for (int i = 0; i < d->ninst; i++)
+        aborts += d->inst[i].aborts;
+    ts_buf_printf(&d->notes,
+                  "  broker: broker %d %s, down %.1f s; the processors aborted %lld "
+                  "transaction(s), %d exited by themselves\n",
+                  b, kill ? "killed (SIGKILL)" : "stopped (SIGTERM)", (double)(t - t_down) / 1000.0,
+                  (long long)(aborts - aborts0), d->unexpected_exits - exits0);
 }
 
 static void ts_drill_cycle_scale(ts_drill *d, int c)
