@@ -324,14 +324,16 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
     emitting = ts_drill_wait_result(d, victim, t + 15000);
     ts_drill_inst_signal(d, victim, SIGSTOP);
     t_freeze = ts_drill_now_ms();
-    /* the others must have taken every task over */
+    /* the others must have been given every task */
     while (!*d->interrupted && ts_drill_now_ms() - t_freeze < d->cfg->wait_ms) {
         int tasks = 0, ok = 1;
         ts_drill_tick(d);
         for (int i = 0; i < d->ninst; i++) {
             if (!d->inst[i].active || i == victim)
                 continue;
-            if (!ts_drill_ready(d, i) || d->inst[i].assigned_ms <= t_freeze)
+            /* assigned is enough: the zombie then wakes while the new
+             * owners may still be restoring its tasks */
+            if (d->inst[i].pid <= 0 || d->inst[i].assigned_ms <= t_freeze)
                 ok = 0;
             tasks += d->inst[i].assigned_tasks;
         }
