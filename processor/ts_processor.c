@@ -71,7 +71,7 @@ typedef struct ts_proc_metrics {
     ts_counter *skipped[TS_SKIP__N];
     ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
     ts_counter *txn_committed, *txn_aborted, *rebalances;
-    ts_counter *restored_records, *restores_full, *restores_tail, *dlq;
+    ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
     ts_histogram *commit_latency;
     ts_gauge *tasks_active, *tasks_restoring, *restore_remaining, *store_bytes;
     ts_gauge *cache_entries, *ready;
@@ -102,6 +102,8 @@ struct ts_processor {
     int64_t next_commit_ms;
     int64_t last_purge_ms;
     int64_t last_gauges_ms;
+    int64_t recover_since_ms;    /* producer replacements: the window's start */
+    int recoveries;              /* and how many in that window */
     int64_t last_progress_ms;    /* restore progress log */
     volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
     ts_err fatal;                /* set by callbacks that cannot return an error */
@@ -269,6 +271,11 @@ static void ts_proc_metrics_init(ts_processor *p)
                                           "Store restores started, by kind.", "kind=\"tail\"");
     m->dlq = ts_metrics_counter(r, "tagstream_deadletter_records_total",
                                 "Bad records written to the dead-letter topic.", NULL);
+    m->producer_restarts = ts_metrics_counter(
+        r, "tagstream_producer_restarts_total",
+        "Transactional producers replaced after a fatal error (fenced, or a transaction the "
+        "coordinator aborted), each followed by a rejoin of the group.",
+        NULL);
     m->commit_latency = ts_metrics_histogram(
         r, "tagstream_commit_latency_seconds",
         "Time to flush the changelog, send offsets and commit one transaction.", NULL, latency,
@@ -586,11 +593,11 @@ static ts_err ts_proc_txn_begin(ts_processor *p)
         return TS_OK;
     e = rd_kafka_begin_transaction(p->producer);
     if (e) {
-        ts_err err = ts_kafka_error_to_err(e);
-        ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "cannot begin a transaction: %s",
-                  rd_kafka_error_string(e));
+        /* Only a producer in a fatal state refuses to begin: replace it. */
+        ts_seterr(TS_ERR_FENCED, p->fatal_msg, sizeof(p->fatal_msg),
+                  "cannot begin a transaction: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
-        return err == TS_ERR_FENCED ? err : TS_ERR_KAFKA;
+        return TS_ERR_FENCED;
     }
     p->txn_open = 1;
     for (int32_t i = 0; i < p->npart; i++)
@@ -660,30 +667,31 @@ static ts_err ts_proc_abort(ts_processor *p, const char *why)
     }
     ts_counter_add(p->m.txn_aborted, 1);
     if (e) {
-        ts_err err = ts_kafka_error_to_err(e);
-        ts_seterr(err == TS_ERR_FENCED ? err : TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg),
+        /* A producer that cannot abort (fenced, or its transaction already
+         * aborted by the coordinator after transaction.timeout.ms) is of no
+         * further use: the loop replaces it. */
+        ts_seterr(TS_ERR_FENCED, p->fatal_msg, sizeof(p->fatal_msg),
                   "cannot abort the transaction: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
-        return err == TS_ERR_FENCED ? err : TS_ERR_KAFKA;
+        return TS_ERR_FENCED;
     }
     ts_proc_rewind(p);
     return TS_OK;
 }
 
-/* A transactional call failed: fatal errors end the run, the rest abort. */
+/* A transactional call failed: a fatal error means the producer must be
+ * replaced (TS_ERR_FENCED, handled by the loop), anything else aborts. */
 static ts_err ts_proc_txn_failed(ts_processor *p, rd_kafka_error_t *e, const char *what)
 {
     char why[512];
     int fatal = rd_kafka_error_is_fatal(e);
-    ts_err err = ts_kafka_error_to_err(e);
 
     snprintf(why, sizeof(why), "%s failed: %s", what, rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
     if (fatal) {
-        ts_seterr(err == TS_ERR_FENCED ? err : TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg),
-                  "%s", why);
+        ts_seterr(TS_ERR_FENCED, p->fatal_msg, sizeof(p->fatal_msg), "%s", why);
         p->txn_open = 0;
-        return err == TS_ERR_FENCED ? err : TS_ERR_KAFKA;
+        return TS_ERR_FENCED;
     }
     return ts_proc_abort(p, why);
 }
@@ -1389,32 +1397,112 @@ static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m)
     return TS_OK;
 }
 
-ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errstr,
-                        size_t errstr_size)
-{
-    rd_kafka_topic_partition_list_t *sub;
-    rd_kafka_resp_err_t kerr;
-    ts_err err = TS_OK;
-    int64_t stop_at;
+static ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size);
+static void ts_proc_producer_destroy(ts_processor *p);
 
-    sub = rd_kafka_topic_partition_list_new(2);
+static ts_err ts_proc_subscribe(ts_processor *p, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_resp_err_t kerr;
+
     rd_kafka_topic_partition_list_add(sub, p->cfg->input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(sub, p->repartition_topic, RD_KAFKA_PARTITION_UA);
-    p->stop = stop;
     kerr = rd_kafka_subscribe(p->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (kerr)
         return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot subscribe: %s",
                          rd_kafka_err2str(kerr));
+    return TS_OK;
+}
+
+#define TS_RECOVER_MAX       5      /* producer replacements allowed ... */
+#define TS_RECOVER_WINDOW_MS 600000 /* ... within this long */
+
+/*
+ * The producer failed fatally: fenced (its epoch was bumped, for example
+ * when the coordinator aborted a transaction that outlived
+ * transaction.timeout.ms while this instance was frozen or cut off from a
+ * broker), or a transaction it can no longer end. Nothing of the open
+ * transaction can commit. Start over from what Kafka has committed: forget
+ * the uncommitted state of the tasks (their stores are never ahead of
+ * Kafka), leave the group, replace the producer (whose initialization
+ * aborts whatever this transactional.id left open), and join again, so
+ * that every task is checked against the changelog and every partition
+ * resumes from its committed offset.
+ */
+static ts_err ts_proc_recover(ts_processor *p, char *errstr, size_t errstr_size)
+{
+    int64_t now = ts_now_ms();
+    char msg[512];
+    ts_log_ev *ev;
+    ts_err err;
+
+    if (now - p->recover_since_ms > TS_RECOVER_WINDOW_MS) {
+        p->recover_since_ms = now;
+        p->recoveries = 0;
+    }
+    if (++p->recoveries > TS_RECOVER_MAX)
+        return ts_seterr(TS_ERR_FENCED, errstr, errstr_size,
+                         "%s (the producer failed %d times within %d minutes: giving up)",
+                         p->fatal_msg, TS_RECOVER_MAX, TS_RECOVER_WINDOW_MS / 60000);
+    ev = ts_log_begin(TS_LOG_WARN, "processor",
+                      "replacing the producer and rejoining the group: %s", p->fatal_msg);
+    ts_log_int(ev, "replacements_recently", p->recoveries);
+    ts_log_end(ev);
+    ts_counter_add(p->m.producer_restarts, 1);
+    p->txn_open = 0;
+    p->fatal = TS_OK;
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].state == TS_SLOT_ACTIVE &&
+            ts_task_abort(p->slots[i].task, msg, sizeof(msg)))
+            ts_logf(TS_LOG_WARN, "processor", "task %s: %s", ts_task_id(p->slots[i].task), msg);
+    /* Leave: the revoke callback finds no transaction to commit and
+     * suspends the tasks. Messages still queued are dropped: they are read
+     * again from the committed offsets. */
+    rd_kafka_unsubscribe(p->consumer);
+    for (int i = 0; i < 100; i++) {
+        rd_kafka_topic_partition_list_t *asg = NULL;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 100);
+        int empty;
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (rd_kafka_assignment(p->consumer, &asg))
+            break;
+        empty = asg->cnt == 0;
+        rd_kafka_topic_partition_list_destroy(asg);
+        if (empty)
+            break;
+    }
+    ts_proc_producer_destroy(p);
+    err = ts_proc_producer_new(p, errstr, errstr_size);
+    if (err)
+        return err;
+    p->fatal_msg[0] = '\0';
+    p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
+    return ts_proc_subscribe(p, errstr, errstr_size);
+}
+
+ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errstr,
+                        size_t errstr_size)
+{
+    ts_err err = TS_OK;
+    int64_t stop_at;
+
+    p->stop = stop;
+    err = ts_proc_subscribe(p, errstr, errstr_size);
+    if (err)
+        return err;
     p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
     p->last_purge_ms = ts_now_ms();
     ts_logf(TS_LOG_INFO, "processor", "running");
 
-    while (!*stop && !err) {
+    while (!*stop) {
         int64_t now = ts_now_ms();
         int timeout = (int)(p->next_commit_ms - now);
         rd_kafka_message_t *m;
+        char why[512];
 
+        err = TS_OK;
         atomic_store(&p->heartbeat_ms, now);
         if (timeout > TS_POLL_MS)
             timeout = TS_POLL_MS;
@@ -1429,19 +1517,26 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
                 break;
             m = rd_kafka_consumer_poll(p->consumer, 0);
         }
-        if (p->fatal)
+        if (!err && p->fatal)
             err = p->fatal;
         if (err == TS_ERR_KAFKA && p->txn_open) {
             /* a produce failed (queue stuck, topic gone): abort, go on */
             err = ts_proc_abort(p, p->fatal_msg);
         }
-        if (err)
-            break;
-        rd_kafka_poll(p->producer, 0);
-        if (ts_now_ms() >= p->next_commit_ms)
-            err = ts_proc_commit(p);
+        if (!err) {
+            rd_kafka_poll(p->producer, 0);
+            if (ts_now_ms() >= p->next_commit_ms)
+                err = ts_proc_commit(p);
+        }
         if (!err)
             err = ts_proc_restore_step(p, 50);
+        if (err == TS_ERR_FENCED && !*stop) {
+            err = ts_proc_recover(p, why, sizeof(why));
+            if (err)
+                snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", why);
+        }
+        if (err)
+            break;
         ts_proc_purge(p);
         ts_proc_gauges(p);
     }
@@ -1488,31 +1583,91 @@ static char *ts_strcat3(const char *a, const char *b, const char *c)
     return s;
 }
 
+static const char *const ts_proc_producer_defaults[] = {"enable.idempotence",
+                                                        "true",
+                                                        "acks",
+                                                        "all",
+                                                        "partitioner",
+                                                        "murmur2_random",
+                                                        "linger.ms",
+                                                        "5",
+                                                        "compression.type",
+                                                        "lz4",
+                                                        "statistics.interval.ms",
+                                                        "15000",
+                                                        NULL};
+
+/*
+ * The transactional producer (also the admin client), with its transactions
+ * initialized: that fences any earlier incarnation of this instance and
+ * aborts its open transaction.
+ */
+static ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *pc;
+    rd_kafka_error_t *e;
+    char num[32], msg[512];
+    ts_err err;
+
+    pc = ts_kafka_conf_new(p->conf, p->cfg->bootstrap_servers, ts_proc_producer_defaults, errstr,
+                           errstr_size);
+    if (!pc)
+        return TS_ERR_INVALID;
+    snprintf(num, sizeof(num), "%" PRId64, p->cfg->transaction_timeout_ms);
+    if ((err = ts_kafka_conf_set(pc, "transactional.id", p->txn_id, errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(pc, "transaction.timeout.ms", num, errstr, errstr_size)) ||
+        (err = ts_kafka_conf_set(pc, "client.id", p->txn_id, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(pc);
+        return err;
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
+    rd_kafka_conf_set_stats_cb(pc, ts_proc_stats_cb);
+    rd_kafka_conf_set_opaque(pc, p);
+    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
+    if (!p->producer) {
+        rd_kafka_conf_destroy(pc);
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the producer: %s",
+                         msg);
+    }
+    p->admin_q = rd_kafka_queue_new(p->producer);
+    e = rd_kafka_init_transactions(p->producer, 60000);
+    if (e) {
+        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot initialize transactions: %s",
+                        rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return err;
+    }
+    return TS_OK;
+}
+
+static void ts_proc_producer_destroy(ts_processor *p)
+{
+    if (p->admin_q)
+        rd_kafka_queue_destroy(p->admin_q);
+    p->admin_q = NULL;
+    if (p->producer) {
+        /* whatever is still queued belongs to a transaction that is gone */
+        rd_kafka_purge(p->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy(p->producer);
+    }
+    p->producer = NULL;
+}
+
 ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metrics *metrics,
                         ts_processor **out, char *errstr, size_t errstr_size)
 {
-    static const char *const producer_defaults[] = {"enable.idempotence",
-                                                    "true",
-                                                    "acks",
-                                                    "all",
-                                                    "partitioner",
-                                                    "murmur2_random",
-                                                    "linger.ms",
-                                                    "5",
-                                                    "compression.type",
-                                                    "lz4",
-                                                    NULL};
     static const char *const consumer_defaults[] = {"partition.assignment.strategy",
                                                     "range",
                                                     "auto.offset.reset",
                                                     "earliest",
                                                     "session.timeout.ms",
                                                     "45000",
+                                                    "statistics.interval.ms",
+                                                    "15000",
                                                     NULL};
-    rd_kafka_conf_t *pc = NULL, *cc = NULL;
-    rd_kafka_error_t *e;
+    rd_kafka_conf_t *cc = NULL;
     ts_processor *p;
-    char num[32], msg[512];
+    char msg[512];
     ts_err err;
 
     *out = NULL;
@@ -1560,27 +1715,9 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         goto fail;
     }
 
-    /* The producer: transactional, and the admin client for topics. */
-    pc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, producer_defaults, errstr, errstr_size);
-    if (!pc) {
-        err = TS_ERR_INVALID;
+    err = ts_proc_producer_new(p, errstr, errstr_size);
+    if (err)
         goto fail;
-    }
-    snprintf(num, sizeof(num), "%" PRId64, cfg->transaction_timeout_ms);
-    if ((err = ts_kafka_conf_set(pc, "transactional.id", p->txn_id, errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(pc, "transaction.timeout.ms", num, errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(pc, "client.id", p->txn_id, errstr, errstr_size)))
-        goto fail;
-    rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
-    rd_kafka_conf_set_stats_cb(pc, ts_proc_stats_cb);
-    rd_kafka_conf_set_opaque(pc, p);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
-    if (!p->producer) {
-        err = ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the producer: %s", msg);
-        goto fail;
-    }
-    pc = NULL;
-    p->admin_q = rd_kafka_queue_new(p->producer);
 
     /* The consumer: read_committed, offsets only through transactions. */
     cc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, consumer_defaults, errstr, errstr_size);
@@ -1623,15 +1760,6 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     if (err)
         goto fail;
 
-    /* Fences any earlier incarnation of this instance and aborts its open
-     * transaction. */
-    e = rd_kafka_init_transactions(p->producer, 60000);
-    if (e) {
-        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot initialize transactions: %s",
-                        rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        goto fail;
-    }
     {
         ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "processor", "started");
         ts_log_cstr(ev, "application_id", cfg->application_id);
@@ -1644,8 +1772,6 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     *out = p;
     return TS_OK;
 fail:
-    if (pc)
-        rd_kafka_conf_destroy(pc);
     if (cc)
         rd_kafka_conf_destroy(cc);
     ts_processor_destroy(p);
@@ -1664,10 +1790,7 @@ void ts_processor_destroy(ts_processor *p)
         rd_kafka_consumer_close(p->consumer);
         rd_kafka_destroy(p->consumer);
     }
-    if (p->admin_q)
-        rd_kafka_queue_destroy(p->admin_q);
-    if (p->producer)
-        rd_kafka_destroy(p->producer);
+    ts_proc_producer_destroy(p);
     if (p->lock_fd >= 0)
         close(p->lock_fd);
     free(p->sources);
