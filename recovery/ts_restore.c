@@ -111,6 +111,20 @@ ts_err ts_restore_watermarks(ts_restore *r, int32_t partition, int timeout_ms, i
     rd_kafka_resp_err_t err;
 
     err = rd_kafka_query_watermark_offsets(r->consumer, r->topic, partition, low, end, timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+        err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        /* librdkafka 2.0.2 keeps asking a broker that lost the leadership
+         * until its metadata is refreshed: refresh it, ask once more. */
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->consumer, r->topic, NULL);
+        if (rkt && rd_kafka_metadata(r->consumer, 0, rkt, &md, timeout_ms) == 0)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+        err = rd_kafka_query_watermark_offsets(r->consumer, r->topic, partition, low, end,
+                                               timeout_ms);
+    }
     if (err)
         return ts_seterr(err == RD_KAFKA_RESP_ERR__TIMED_OUT ? TS_ERR_TIMEOUT : TS_ERR_KAFKA,
                          errstr, errstr_size, "cannot read offsets of %s [%d]: %s", r->topic,
