@@ -44,13 +44,14 @@ ts_drill_test(drill_sigterm_and_scale --fault sigterm,scale --cycles 6 --instanc
   --records 30000)
 
 # One broker of a three-broker cluster stopped during processing and started
-# again; internal topics at replication 3, min.insync.replicas 2. It needs its
+# again, then another one killed (SIGKILL) and started again; internal topics
+# at replication 3, min.insync.replicas 2. It needs its
 # own cluster, started and stopped around the drill; it runs after the
 # 1-broker cluster is stopped, so that the machine runs one of them at a time.
 add_test(NAME drill_broker_stop_start
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/drill/with_cluster.sh ${CMAKE_BINARY_DIR}/kafka3 3
     $<TARGET_FILE:tagstream-drill> --work.dir ${CMAKE_BINARY_DIR}/drill/drill_broker_stop_start
-    --topic.prefix drill_broker_stop_start --fault broker --cycles 1 --instances 2 --seed 106
+    --topic.prefix drill_broker_stop_start --fault broker --cycles 2 --instances 2 --seed 106
     --records 30000 --cluster.script ${PROJECT_SOURCE_DIR}/infra/local/kafka)
 set_tests_properties(drill_broker_stop_start PROPERTIES LABELS drill DEPENDS kafka_stop
   ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin" TIMEOUT 900)
