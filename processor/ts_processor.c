@@ -1,5 +1,6 @@
 #include "ts_processor.h"
 #include "ts_buf.h"
+#include "ts_fs.h"
 #include "ts_kafka.h"
 #include "ts_kstats.h"
 #include "ts_keys.h"
@@ -144,29 +145,6 @@ static int64_t ts_wall_ms(void)
 }
 
 /* ---- state directory: instance id and lock ---- */
-
-static ts_err ts_mkdirs(const char *path, char *errstr, size_t errstr_size)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-
-    if (n >= sizeof(buf))
-        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "state.dir: path too long");
-    memcpy(buf, path, n + 1);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot create %s: %s", buf,
-                             strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot create %s: %s", buf,
-                         strerror(errno));
-    return TS_OK;
-}
 
 /* The instance id: configured, or read from (else written to) the state dir. */
 static ts_err ts_proc_instance_id(ts_processor *p, char *errstr, size_t errstr_size)
@@ -1705,7 +1683,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                                  "of this instance (high watermark minus position).",
                                  "gauge", ts_proc_lag_collect, p);
 
-    if ((err = ts_mkdirs(p->app_dir, errstr, errstr_size)) ||
+    if ((err = ts_fs_mkdirs(p->app_dir, errstr, errstr_size)) ||
         (err = ts_proc_lock(p, errstr, errstr_size)) ||
         (err = ts_proc_instance_id(p, errstr, errstr_size)))
         goto fail;

@@ -1,5 +1,6 @@
 #include "ts_store_tool.h"
 #include "ts_config.h"
+#include "ts_fs.h"
 #include "ts_kafka.h"
 #include "ts_keys.h"
 #include "ts_store.h"
@@ -10,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -803,15 +803,6 @@ static int ts_stool_make_scratch(ts_stool *c)
     return 0;
 }
 
-static int ts_stool_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* A RocksDB error: corruption or another failure. */
 static int ts_stool_store_err(ts_stool *c, ts_err err, const char *msg)
 {
@@ -876,7 +867,7 @@ static void ts_stool_remove_scratch(ts_stool *c)
 {
     if (!c->scratch)
         return;
-    nftw(c->scratch, ts_stool_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    ts_fs_remove_tree(c->scratch, NULL, 0);
     free(c->scratch);
     c->scratch = NULL;
 }

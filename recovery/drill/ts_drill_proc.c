@@ -3,10 +3,10 @@
  * lines read as they are written, real signals.
  */
 #include "ts_drill.h"
+#include "ts_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -514,22 +514,7 @@ int ts_drill_inst_stop(ts_drill *d, int i, int sig, int timeout_ms, int64_t *ms)
     return status;
 }
 
-static int ts_drill_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 ts_err ts_drill_wipe_dir(const char *path, char *errstr, size_t errstr_size)
 {
-    struct stat st;
-
-    if (stat(path, &st) != 0)
-        return TS_OK;
-    if (nftw(path, ts_drill_rm_cb, 32, FTW_DEPTH | FTW_PHYS) != 0)
-        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot delete %s: %s", path,
-                         strerror(errno));
-    return TS_OK;
+    return ts_fs_remove_tree(path, errstr, errstr_size);
 }

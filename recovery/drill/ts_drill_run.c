@@ -3,6 +3,7 @@
  * report. See docs/DRILLS.md for what each fault proves.
  */
 #include "ts_drill.h"
+#include "ts_fs.h"
 #include "ts_kafka.h"
 #include "ts_log.h"
 
@@ -672,29 +673,6 @@ static void ts_drill_check_runs(ts_drill *d)
 
 /* ---- the drill ---- */
 
-static ts_err ts_drill_mkdirs(const char *path, char *errstr, size_t errstr_size)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-
-    if (n >= sizeof(buf))
-        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "work.dir: path too long");
-    memcpy(buf, path, n + 1);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot create %s: %s", buf,
-                             strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot create %s: %s", buf,
-                         strerror(errno));
-    return TS_OK;
-}
-
 static ts_err ts_drill_setup(ts_drill *d, rd_kafka_t *admin, char *errstr, size_t errstr_size)
 {
     ts_drill_config *cfg = d->cfg;
@@ -751,7 +729,7 @@ static ts_err ts_drill_setup(ts_drill *d, rd_kafka_t *admin, char *errstr, size_
     err = ts_drill_gen_init(&d->gen, &gp, errstr, errstr_size);
     if (err)
         return err;
-    err = ts_drill_mkdirs(cfg->work_dir, errstr, errstr_size);
+    err = ts_fs_mkdirs(cfg->work_dir, errstr, errstr_size);
     if (err)
         return err;
     err = ts_drill_create_topic(admin, d->topics.input, (int)cfg->partitions, d->rf, errstr,
