@@ -248,7 +248,7 @@ void ts_drill_tick(ts_drill *d)
                  * zombie drill decides which is fine) */
                 char what[300];
                 if (WIFEXITED(status))
-                    snprintf(what, sizeof(what), "instance %d exited with %d by itself (%s)", i,
+                    snprintf(what, sizeof(what), "instance %d exited with %d by itself (%.200s)", i,
                              WEXITSTATUS(status), in->last_error[0] ? in->last_error : "no error");
                 else
                     snprintf(what, sizeof(what), "instance %d died of signal %d", i,
