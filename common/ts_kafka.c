@@ -34,7 +34,8 @@ ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value
 }
 
 rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
-                                   const char *const *defaults, char *errstr, size_t errstr_size)
+                                   const char *const *defaults, const char *const *forced,
+                                   char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
 
@@ -46,6 +47,9 @@ rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
             goto fail;
     for (size_t i = 0; conf && i < conf->kafka_cnt; i++)
         if (ts_kafka_conf_set(kc, conf->kafka[i].key, conf->kafka[i].value, errstr, errstr_size))
+            goto fail;
+    for (size_t i = 0; forced && forced[i]; i += 2)
+        if (ts_kafka_conf_set(kc, forced[i], forced[i + 1], errstr, errstr_size))
             goto fail;
     return kc;
 fail:

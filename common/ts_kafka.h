@@ -15,13 +15,16 @@
 
 /*
  * A new rd_kafka_conf_t with bootstrap.servers, the JSON log routing, the
- * defaults in `defaults` (NULL-terminated key, value pairs; may be NULL), and
- * then every "kafka.*" key of `conf` (so an operator can override any
- * default). Returns NULL with a message naming the offending key.
+ * defaults in `defaults`, then every "kafka.*" key of `conf` (so an operator
+ * can override any default), then `forced`: what the caller's correctness
+ * rests on, whatever the passthrough said (isolation.level=read_committed,
+ * no auto-commit, ...). defaults and forced are NULL-terminated key, value
+ * pairs and may be NULL. Returns NULL with a message naming the offending key.
  * Ownership: the caller owns the result (rd_kafka_new takes it over).
  */
 rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
-                                   const char *const *defaults, char *errstr, size_t errstr_size);
+                                   const char *const *defaults, const char *const *forced,
+                                   char *errstr, size_t errstr_size);
 
 /* Set one property, message names the key. */
 ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,

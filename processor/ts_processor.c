@@ -1582,22 +1582,18 @@ static const char *const ts_proc_producer_defaults[] = {"enable.idempotence",
  */
 static ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size)
 {
+    char num[32], msg[512];
+    const char *forced[] = {
+        "transactional.id", p->txn_id, "transaction.timeout.ms", num, "client.id", p->txn_id, NULL};
     rd_kafka_conf_t *pc;
     rd_kafka_error_t *e;
-    char num[32], msg[512];
     ts_err err;
 
-    pc = ts_kafka_conf_new(p->conf, p->cfg->bootstrap_servers, ts_proc_producer_defaults, errstr,
-                           errstr_size);
+    snprintf(num, sizeof(num), "%" PRId64, p->cfg->transaction_timeout_ms);
+    pc = ts_kafka_conf_new(p->conf, p->cfg->bootstrap_servers, ts_proc_producer_defaults, forced,
+                           errstr, errstr_size);
     if (!pc)
         return TS_ERR_INVALID;
-    snprintf(num, sizeof(num), "%" PRId64, p->cfg->transaction_timeout_ms);
-    if ((err = ts_kafka_conf_set(pc, "transactional.id", p->txn_id, errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(pc, "transaction.timeout.ms", num, errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(pc, "client.id", p->txn_id, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(pc);
-        return err;
-    }
     rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
     rd_kafka_conf_set_stats_cb(pc, ts_proc_stats_cb);
     rd_kafka_conf_set_opaque(pc, p);
@@ -1698,17 +1694,26 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         goto fail;
 
     /* The consumer: read_committed, offsets only through transactions. */
-    cc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, consumer_defaults, errstr, errstr_size);
+    {
+        /* read_committed, and offsets only through transactions */
+        const char *forced[] = {"group.id",
+                                cfg->application_id,
+                                "client.id",
+                                p->txn_id,
+                                "isolation.level",
+                                "read_committed",
+                                "enable.auto.commit",
+                                "false",
+                                "enable.auto.offset.store",
+                                "false",
+                                NULL};
+        cc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, consumer_defaults, forced, errstr,
+                               errstr_size);
+    }
     if (!cc) {
         err = TS_ERR_INVALID;
         goto fail;
     }
-    if ((err = ts_kafka_conf_set(cc, "group.id", cfg->application_id, errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(cc, "client.id", p->txn_id, errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(cc, "isolation.level", "read_committed", errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(cc, "enable.auto.commit", "false", errstr, errstr_size)) ||
-        (err = ts_kafka_conf_set(cc, "enable.auto.offset.store", "false", errstr, errstr_size)))
-        goto fail;
     rd_kafka_conf_set_rebalance_cb(cc, ts_proc_rebalance_cb);
     rd_kafka_conf_set_stats_cb(cc, ts_proc_stats_cb);
     rd_kafka_conf_set_opaque(cc, p);

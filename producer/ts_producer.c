@@ -257,7 +257,8 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
     }
     {
         /* kafka.* keys are librdkafka's to judge: ask it now, before connecting */
-        rd_kafka_conf_t *kc = ts_kafka_conf_new(&p.raw, p.conf.bootstrap, NULL, err, sizeof(err));
+        rd_kafka_conf_t *kc =
+            ts_kafka_conf_new(&p.raw, p.conf.bootstrap, NULL, NULL, err, sizeof(err));
         if (!kc) {
             rc = ts_producer_usage_error(err);
             goto out_pconf;

@@ -95,7 +95,7 @@ ts_sink *ts_sink_new(const ts_pconf *conf, const ts_conf *raw, ts_pstats *stats,
     }
     s->conf = conf;
     s->stats = stats;
-    kc = ts_kafka_conf_new(raw, conf->bootstrap, defaults, errstr, errstr_size);
+    kc = ts_kafka_conf_new(raw, conf->bootstrap, defaults, NULL, errstr, errstr_size);
     if (!kc)
         goto fail_conf;
     rd_kafka_conf_set_opaque(kc, s);

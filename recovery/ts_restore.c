@@ -35,37 +35,37 @@ static int64_t ts_restore_now_ms(void)
 ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *topic,
                       int batch_records, ts_restore **out, char *errstr, size_t errstr_size)
 {
+    /* defaults: large fetches, a restore is bulk reading; forced: whatever
+     * the passthrough said, a restore must never see aborted data and must
+     * never commit offsets of its own */
     static const char *const defaults[] = {"client.id",
                                            "tagstream-restore",
                                            "group.id",
                                            "tagstream-restore",
-                                           "enable.auto.commit",
-                                           "false",
                                            "enable.auto.offset.store",
                                            "false",
-                                           "enable.partition.eof",
-                                           "true",
-                                           "isolation.level",
-                                           "read_committed",
                                            "queued.max.messages.kbytes",
                                            "32768",
+                                           "max.partition.fetch.bytes",
+                                           "16777216",
+                                           "fetch.max.bytes",
+                                           "67108864",
                                            NULL};
+    static const char *const forced[] = {"isolation.level",
+                                         "read_committed",
+                                         "enable.auto.commit",
+                                         "false",
+                                         "enable.partition.eof",
+                                         "true",
+                                         NULL};
     rd_kafka_conf_t *kc;
     ts_restore *r;
     char msg[512];
 
     *out = NULL;
-    kc = ts_kafka_conf_new(conf, bootstrap, defaults, errstr, errstr_size);
+    kc = ts_kafka_conf_new(conf, bootstrap, defaults, forced, errstr, errstr_size);
     if (!kc)
         return TS_ERR_INVALID;
-    /* whatever the passthrough said, a restore must never see aborted data
-     * and must never commit offsets of its own */
-    if (ts_kafka_conf_set(kc, "isolation.level", "read_committed", errstr, errstr_size) ||
-        ts_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, errstr_size) ||
-        ts_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(kc);
-        return TS_ERR_INVALID;
-    }
     r = calloc(1, sizeof(*r));
     if (!r || !(r->topic = strdup(topic))) {
         free(r);

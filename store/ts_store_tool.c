@@ -601,7 +601,7 @@ static int ts_stool_parse(ts_stool *c, int argc, char **argv)
         if (!c->bootstrap || !*c->bootstrap)
             return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "verify needs --bootstrap-servers");
         /* a bad -X property is a command line error: find it now */
-        kc = ts_kafka_conf_new(&c->conf, NULL, NULL, err, sizeof(err));
+        kc = ts_kafka_conf_new(&c->conf, NULL, NULL, NULL, err, sizeof(err));
         if (!kc)
             return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "-X %s", err);
         rd_kafka_conf_destroy(kc);

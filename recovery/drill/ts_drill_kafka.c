@@ -21,7 +21,7 @@ rd_kafka_t *ts_drill_client(const ts_drill_config *cfg, const ts_conf *conf, rd_
     char msg[512];
 
     /* the operator's kafka.* settings (security) apply to every client */
-    kc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, extra, errstr, errstr_size);
+    kc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, extra, NULL, errstr, errstr_size);
     if (!kc)
         return NULL;
     rk = rd_kafka_new(type, kc, msg, sizeof(msg));
@@ -516,7 +516,7 @@ static void *ts_drill_feed_main(void *arg)
     int64_t i = 0, gate = 1, last_check = 0, t_last;
     double tokens = 0;
 
-    kc = ts_kafka_conf_new(f->conf, f->cfg->bootstrap_servers, pextra, msg, sizeof(msg));
+    kc = ts_kafka_conf_new(f->conf, f->cfg->bootstrap_servers, pextra, NULL, msg, sizeof(msg));
     if (kc) {
         rd_kafka_conf_set_dr_msg_cb(kc, ts_drill_feed_dr);
         rd_kafka_conf_set_opaque(kc, f);

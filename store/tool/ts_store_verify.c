@@ -189,16 +189,11 @@ static ts_err ts_verify_consumer(ts_verify *v)
     rd_kafka_conf_t *kc;
     char msg[512];
 
-    kc = ts_kafka_conf_new(v->o->conf, v->o->bootstrap, defaults, v->errstr, v->errstr_size);
+    /* forced: what verify rests on, whatever -X said */
+    kc =
+        ts_kafka_conf_new(v->o->conf, v->o->bootstrap, defaults, forced, v->errstr, v->errstr_size);
     if (!kc)
         return TS_ERR_INVALID;
-    /* what verify rests on, whatever -X said */
-    for (size_t i = 0; forced[i]; i += 2) {
-        if (ts_kafka_conf_set(kc, forced[i], forced[i + 1], v->errstr, v->errstr_size)) {
-            rd_kafka_conf_destroy(kc);
-            return TS_ERR_INVALID;
-        }
-    }
     rd_kafka_conf_set_log_cb(kc, ts_verify_log_cb);
     rd_kafka_conf_set_error_cb(kc, ts_verify_error_cb);
     rd_kafka_conf_set_opaque(kc, &v->k);
