@@ -54,10 +54,7 @@ produced=$(sed -n 's/.*"records_produced":\([0-9]*\).*/\1/p' <<<"$summary")
 failures=$(sed -n 's/.*"delivery_failures":\([0-9]*\).*/\1/p' <<<"$summary")
 t0=$(grep '"msg":"generating"' "$log" | sed -n 's/.*"time":"\([^"]*\)".*/\1/p')
 t1=$(sed -n 's/.*"time":"\([^"]*\)".*/\1/p' <<<"$summary")
-secs=$(python3 -c "
-from datetime import datetime as d
-f='%Y-%m-%dT%H:%M:%S.%fZ'
-print((d.strptime('$t1',f)-d.strptime('$t0',f)).total_seconds())")
+secs=$(awk -v a="$(date -d "$t0" +%s.%N)" -v b="$(date -d "$t1" +%s.%N)" 'BEGIN { print b - a }')
 rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$timing")
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$timing")
 cpu_user=$(sed -n 's/.*User time (seconds): //p' "$timing")
@@ -67,8 +64,8 @@ printf 'records            %s (acknowledged: %s, delivery failures: %s)\n' "$rec
 printf 'topic              %s partitions, compression %s\n' "$partitions" \
   "$(grep -o '"compression":"[a-z0-9]*"' "$log" | cut -d'"' -f4)"
 printf 'generate..acked    %.2f s\n' "$secs"
-printf 'records/second     %.0f\n' "$(python3 -c "print($produced/$secs)")"
+printf 'records/second     %.0f\n' "$(awk -v n="$produced" -v s="$secs" 'BEGIN { print n / s }')"
 printf 'process wall time  %s (user %s s, sys %s s)\n' "$wall" "$cpu_user" "$cpu_sys"
-printf 'peak RSS           %.1f MiB\n' "$(python3 -c "print($rss_kb/1024)")"
+printf 'peak RSS           %.1f MiB\n' "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
 rm -f "$log" "$timing"
 "${topics[@]}" --delete --topic "$topic" >/dev/null 2>&1 || true
