@@ -35,7 +35,9 @@ static int64_t ts_restore_now_ms(void)
 ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *topic,
                       int batch_records, ts_restore **out, char *errstr, size_t errstr_size)
 {
-    /* defaults: large fetches, a restore is bulk reading; forced: whatever
+    /* defaults: large fetches, a restore is bulk reading, and a short fetch
+     * wait, because a tail replay that has only a commit marker left to read
+     * learns that it reached the end from an empty fetch; forced: whatever
      * the passthrough said, a restore must never see aborted data and must
      * never commit offsets of its own */
     static const char *const defaults[] = {"client.id",
@@ -50,6 +52,8 @@ ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *to
                                            "16777216",
                                            "fetch.max.bytes",
                                            "67108864",
+                                           "fetch.wait.max.ms",
+                                           "20",
                                            NULL};
     static const char *const forced[] = {"isolation.level",
                                          "read_committed",
