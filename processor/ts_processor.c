@@ -498,19 +498,21 @@ static ts_err ts_proc_internal_topic(ts_processor *p, const char *topic, int bro
 
 static ts_err ts_proc_topics(ts_processor *p, char *errstr, size_t errstr_size)
 {
-    static const char *const repartition_cfg[] = {"cleanup.policy",
-                                                  "delete",
-                                                  "retention.ms",
-                                                  "-1",
-                                                  "segment.bytes",
-                                                  "52428800",
-                                                  "message.timestamp.type",
-                                                  "CreateTime",
-                                                  NULL};
-    static const char *const changelog_cfg[] = {"cleanup.policy", "compact", "segment.bytes",
-                                                "67108864", NULL};
-    const char *isr_cfg[16];
-    char isr[8];
+    char isr[8] = "1";
+    /* min.insync.replicas: filled in below, once the cluster size is known */
+    const char *repartition_cfg[] = {"cleanup.policy",
+                                     "delete",
+                                     "retention.ms",
+                                     "-1",
+                                     "segment.bytes",
+                                     "52428800",
+                                     "message.timestamp.type",
+                                     "CreateTime",
+                                     "min.insync.replicas",
+                                     isr,
+                                     NULL};
+    const char *changelog_cfg[] = {
+        "cleanup.policy", "compact", "segment.bytes", "67108864", "min.insync.replicas", isr, NULL};
     int parts, brokers, n;
     ts_err err;
 
@@ -531,22 +533,12 @@ static ts_err ts_proc_topics(ts_processor *p, char *errstr, size_t errstr_size)
                          "output topic %s does not exist (create it first)", p->cfg->output_topic);
     /* With replicas to spare, acknowledge a write only once two have it. */
     snprintf(isr, sizeof(isr), "%d", p->cfg->replication_factor >= 3 && brokers >= 3 ? 2 : 1);
-    n = 0;
-    for (int i = 0; repartition_cfg[i]; i++)
-        isr_cfg[n++] = repartition_cfg[i];
-    isr_cfg[n++] = "min.insync.replicas";
-    isr_cfg[n++] = isr;
-    isr_cfg[n] = NULL;
-    err = ts_proc_internal_topic(p, p->repartition_topic, brokers, isr_cfg, errstr, errstr_size);
+    err = ts_proc_internal_topic(p, p->repartition_topic, brokers, repartition_cfg, errstr,
+                                 errstr_size);
     if (err)
         return err;
-    n = 0;
-    for (int i = 0; changelog_cfg[i]; i++)
-        isr_cfg[n++] = changelog_cfg[i];
-    isr_cfg[n++] = "min.insync.replicas";
-    isr_cfg[n++] = isr;
-    isr_cfg[n] = NULL;
-    err = ts_proc_internal_topic(p, p->changelog_topic, brokers, isr_cfg, errstr, errstr_size);
+    err =
+        ts_proc_internal_topic(p, p->changelog_topic, brokers, changelog_cfg, errstr, errstr_size);
     if (err)
         return err;
     if (p->cfg->dlq_topic) {
