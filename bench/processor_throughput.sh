@@ -21,35 +21,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 records=${1:-1000000}
 partitions=${2:-3}
-build=${BUILD:-build}
-
-cmake -S . -B "$build" -G Ninja >/dev/null
-cmake --build "$build" --target tagstream-processor tagstream-producer >/dev/null
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ -z ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
-    infra/local/kafka stop >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
-  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
-else
-  export TAGSTREAM_KAFKA_DIR=$work/kafka
-  infra/local/kafka start >/dev/null
-  bootstrap=$(infra/local/kafka bootstrap)
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_build tagstream-processor tagstream-producer
+bench_setup throughput
 app=bench-$$
-for t in "$app-in" "$app-out"; do
-  infra/local/kafka tool kafka-topics --bootstrap-server "$bootstrap" --create --topic "$t" \
-    --partitions "$partitions" --replication-factor 1 >/dev/null
-done
+bench_topic "$app-in" "$partitions"
+bench_topic "$app-out" "$partitions"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start_ms=$(($(now_ms) - records - 600000)) # in the past, ending before now
@@ -66,7 +44,7 @@ ${TAGSTREAM_BENCH_WRAP:-} "$build/bin/tagstream-processor" --bootstrap.servers "
   --replication.factor 1 --http.listen "127.0.0.1:$port" --log.level warn \
   ${TAGSTREAM_BENCH_FLAGS:-} >"$work/processor.log" 2>&1 &
 pid=$!
-pids+=("$pid")
+bench_pids+=("$pid")
 
 metric() {
   # (awk reads everything: an early exit would fail curl with SIGPIPE)

@@ -17,31 +17,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 records=${1:-2000000}
 partitions=${2:-6}
-build=${BUILD:-build}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 bin=$build/bin/tagstream-producer
-
-if [[ ! -x $bin ]]; then
-  cmake -S . -B "$build" -G Ninja >/dev/null
-  cmake --build "$build" --target tagstream-producer >/dev/null
-fi
-
-if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
-  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
-  topics=(infra/local/kafka tool kafka-topics --bootstrap-server "$bootstrap")
-else
-  TAGSTREAM_KAFKA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench-kafka.XXXXXX")
-  export TAGSTREAM_KAFKA_DIR
-  trap 'infra/local/kafka stop >/dev/null 2>&1 || true; rm -rf "$TAGSTREAM_KAFKA_DIR"' EXIT
-  infra/local/kafka start >/dev/null
-  bootstrap=$(infra/local/kafka bootstrap)
-  topics=(infra/local/kafka tool kafka-topics)
-fi
+bench_build tagstream-producer
+bench_setup producer
 
 topic=bench-synthetic-$$
-"${topics[@]}" --create --topic "$topic" --partitions "$partitions" --replication-factor 1 >/dev/null
+bench_topic "$topic" "$partitions"
 
-log=$(mktemp "${TMPDIR:-/tmp}/tagstream-bench-log.XXXXXX")
-timing=$(mktemp "${TMPDIR:-/tmp}/tagstream-bench-time.XXXXXX")
+log=$work/producer.log
+timing=$work/time.txt
 # shellcheck disable=SC2086 # the extra flags are meant to split
 /usr/bin/time -v -o "$timing" "$bin" --bootstrap.servers="$bootstrap" --topic="$topic" \
   --http.listen= --source=synthetic --synthetic.rate=0 --synthetic.count="$records" \
@@ -67,5 +53,5 @@ printf 'generate..acked    %.2f s\n' "$secs"
 printf 'records/second     %.0f\n' "$(awk -v n="$produced" -v s="$secs" 'BEGIN { print n / s }')"
 printf 'process wall time  %s (user %s s, sys %s s)\n' "$wall" "$cpu_user" "$cpu_sys"
 printf 'peak RSS           %.1f MiB\n' "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
-rm -f "$log" "$timing"
-"${topics[@]}" --delete --topic "$topic" >/dev/null 2>&1 || true
+infra/local/kafka tool kafka-topics --bootstrap-server "$bootstrap" --delete --topic "$topic" \
+  >/dev/null 2>&1 || true

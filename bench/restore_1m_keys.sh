@@ -21,29 +21,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 keys=${1:-1000000}
-build=${BUILD:-build}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 drill=$build/bin/tagstream-drill
-
-if [[ ! -x $drill ]]; then
-  cmake -S . -B "$build" -G Ninja >/dev/null
-  cmake --build "$build" --target tagstream-drill tagstream-processor >/dev/null
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench-restore.XXXXXX")
-cleanup() { rm -rf "$work"; }
-if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
-  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
-else
-  TAGSTREAM_KAFKA_DIR=$work/kafka
-  export TAGSTREAM_KAFKA_DIR
-  cleanup() {
-    infra/local/kafka stop >/dev/null 2>&1 || true
-    rm -rf "$work"
-  }
-  infra/local/kafka start >/dev/null
-  bootstrap=$(infra/local/kafka bootstrap)
-fi
-trap cleanup EXIT
+bench_build tagstream-drill tagstream-processor
+bench_setup restore
 
 # Distinct tags: ten times more tag names than records, no hot tags, no
 # junk; a tenth of KEYS more records arrive during cycle 1.

@@ -18,29 +18,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 stops=${1:-8}
 rate=${2:-20000}
-build=${BUILD:-build}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 drill=$build/bin/tagstream-drill
-
-if [[ ! -x $drill ]]; then
-  cmake -S . -B "$build" -G Ninja >/dev/null
-  cmake --build "$build" --target tagstream-drill tagstream-processor >/dev/null
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/tagstream-bench-sigterm.XXXXXX")
-cleanup() { rm -rf "$work"; }
-if [[ -n ${TAGSTREAM_BENCH_BOOTSTRAP:-} ]]; then
-  bootstrap=$TAGSTREAM_BENCH_BOOTSTRAP
-else
-  TAGSTREAM_KAFKA_DIR=$work/kafka
-  export TAGSTREAM_KAFKA_DIR
-  cleanup() {
-    infra/local/kafka stop >/dev/null 2>&1 || true
-    rm -rf "$work"
-  }
-  infra/local/kafka start >/dev/null
-  bootstrap=$(infra/local/kafka bootstrap)
-fi
-trap cleanup EXIT
+bench_build tagstream-drill tagstream-processor
+bench_setup sigterm
 
 # Enough input for the whole run at RATE: the processor is busy whenever
 # SIGTERM comes (a stop every 3 to 6 s, about 7 s to rejoin after it).
