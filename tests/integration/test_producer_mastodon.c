@@ -5,6 +5,7 @@
  * broker: the topic must hold exactly the fixture's hashtags.
  */
 #include "fakehttp.h"
+#include "testfile.h"
 #include "testkit.h"
 
 #include <criterion/criterion.h>
@@ -16,26 +17,6 @@
 
 #define PUBLIC  "/api/v1/streaming/public"
 #define HASHTAG "/api/v1/streaming/hashtag"
-
-static char *fixture(const char *name)
-{
-    char path[1024];
-    FILE *fp;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, name);
-    fp = fopen(path, "rb");
-    cr_assert_not_null(fp, "%s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
 
 static const char *const *producer_args(const char *url, const char *topic, const char *extra1,
                                         const char *extra2)
@@ -70,7 +51,8 @@ static const char *const token_env[] = {"MASTODON_TOKEN=masto-token", NULL};
 
 Test(producer_mastodon, public_stream, .timeout = 120)
 {
-    char *sse = fixture("mastodon_stream.sse"), *topic = tk_unique("masto-input"), path[1024];
+    char *sse = tf_fixture(TS_FIXTURES, "mastodon_stream.sse", NULL),
+         *topic = tk_unique("masto-input"), path[1024];
     /* the first connection ends inside the event of status 110004 */
     char *cut_at = strstr(sse, "event: update\ndata: {\"id\":\"110004\"");
     size_t first = (size_t)(cut_at - sse), nwant;

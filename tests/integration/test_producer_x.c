@@ -5,6 +5,7 @@
  * and the real broker: the topic must hold exactly the fixture's hashtags.
  */
 #include "fakehttp.h"
+#include "testfile.h"
 #include "testkit.h"
 
 #include <criterion/criterion.h>
@@ -17,28 +18,6 @@
 #define STREAM "/2/tweets/sample/stream"
 #define FILTER "/2/tweets/search/stream"
 #define RULES  "/2/tweets/search/stream/rules"
-
-static char *fixture(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *fp;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, name);
-    fp = fopen(path, "rb");
-    cr_assert_not_null(fp, "%s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
 
 /* The fixture's lines, each with X's \r\n ending. */
 static size_t split_lines(char *text, char **lines, size_t max)
@@ -95,7 +74,7 @@ static const char *const token_env[] = {"BEARER_TOKEN=test-token", NULL};
 
 Test(producer_x, sampled_stream_with_every_kind_of_trouble, .timeout = 120)
 {
-    char *text = fixture("x_stream.ndjson", NULL), *lines[16];
+    char *text = tf_fixture(TS_FIXTURES, "x_stream.ndjson", NULL), *lines[16];
     size_t nl = split_lines(text, lines, 16), nwant, cut0, cut1, cut6;
     char *topic = tk_unique("x-input"), path[1024], ratehdr[256], *huge;
     fh_expect want[64];

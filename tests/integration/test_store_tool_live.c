@@ -6,6 +6,7 @@
  * changelog. Then the processor is stopped with SIGTERM, one store is
  * damaged on purpose, and `verify` fails naming the damaged keys.
  */
+#include "testfile.h"
 #include "testkit.h"
 #include "ts_murmur2.h"
 #include "ts_store.h"
@@ -66,17 +67,9 @@ TestSuite(store_tool_live, .init = setup, .fini = teardown);
 
 static char *slurp(const char *path)
 {
-    FILE *fp = fopen(path, "r");
-    char *buf;
-    long n;
+    char *buf = tf_read(path, NULL);
 
-    cr_assert_not_null(fp, "%s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = calloc(1, (size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
+    cr_assert_not_null(buf, "cannot read %s", path);
     return buf;
 }
 

@@ -1,4 +1,5 @@
 #include "fakehttp.h"
+#include "testfile.h"
 #include "testkit.h"
 #include "ts_murmur2.h"
 
@@ -532,20 +533,9 @@ int fh_proc_wait(fh_proc *p, int timeout_ms)
 
 static char *fh_slurp(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
+    char *buf = tf_read(path, NULL);
 
-    if (!fp)
-        return strdup("");
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    n = (long)fread(buf, 1, (size_t)n, fp);
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
+    return buf ? buf : strdup("");
 }
 
 char *fh_proc_log(const fh_proc *p)

@@ -4,6 +4,8 @@
  */
 #include "ts_split.h"
 
+#include "testfile.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,27 +67,6 @@ static int on_event(void *opaque, ts_sse_kind kind, const char *type, size_t tl,
     s->v[s->n].len = n;
     s->n++;
     return 0;
-}
-
-static char *read_fixture(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *fp;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, name);
-    fp = fopen(path, "rb");
-    cr_assert_not_null(fp, "%s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
 }
 
 /* Feed text in chunks: sizes from a fixed cycle, or all at `cut`. */
@@ -160,7 +141,7 @@ Test(linesplit, every_two_way_split_of_a_stream_gives_the_same_lines)
 Test(linesplit, fixture_in_chunks_of_every_size)
 {
     size_t n, nl = 0;
-    char *text = read_fixture("x_stream.ndjson", &n);
+    char *text = tf_fixture(TS_FIXTURES, "x_stream.ndjson", &n);
     sink want = {0}, got = {0};
     ts_linesplit ls;
 
@@ -239,7 +220,7 @@ static void feed_sse(ts_sse *e, const char *p, size_t n, size_t chunk)
 Test(sse, the_mastodon_fixture)
 {
     size_t n;
-    char *text = read_fixture("mastodon_stream.sse", &n);
+    char *text = tf_fixture(TS_FIXTURES, "mastodon_stream.sse", &n);
     sink s = {0};
     ts_sse e;
     static const char *const types[] = {"update", "delete", "update", "status.update",
@@ -266,7 +247,7 @@ Test(sse, the_mastodon_fixture)
 Test(sse, fixture_in_chunks_of_every_size)
 {
     size_t n;
-    char *text = read_fixture("mastodon_stream.sse", &n);
+    char *text = tf_fixture(TS_FIXTURES, "mastodon_stream.sse", &n);
     sink want = {0}, got = {0};
     ts_sse e;
 
