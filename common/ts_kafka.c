@@ -33,6 +33,22 @@ ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value
     return TS_OK;
 }
 
+/* A kafka.* setting that a forced one replaces is named in a warning, so
+ * that an operator who set it learns that it has no effect. */
+static void ts_kafka_warn_overridden(const ts_conf *conf, const char *key, const char *value)
+{
+    for (size_t i = 0; conf && i < conf->kafka_cnt; i++) {
+        ts_log_ev *ev;
+
+        if (strcmp(conf->kafka[i].key, key) || !strcmp(conf->kafka[i].value, value))
+            continue;
+        ev = ts_log_begin(TS_LOG_WARN, "config", "kafka.%s is ignored: tagstream sets it", key);
+        ts_log_cstr(ev, "given", conf->kafka[i].value);
+        ts_log_cstr(ev, "used", value);
+        ts_log_end(ev);
+    }
+}
+
 rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
                                    const char *const *defaults, const char *const *forced,
                                    char *errstr, size_t errstr_size)
@@ -48,9 +64,11 @@ rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
     for (size_t i = 0; conf && i < conf->kafka_cnt; i++)
         if (ts_kafka_conf_set(kc, conf->kafka[i].key, conf->kafka[i].value, errstr, errstr_size))
             goto fail;
-    for (size_t i = 0; forced && forced[i]; i += 2)
+    for (size_t i = 0; forced && forced[i]; i += 2) {
+        ts_kafka_warn_overridden(conf, forced[i], forced[i + 1]);
         if (ts_kafka_conf_set(kc, forced[i], forced[i + 1], errstr, errstr_size))
             goto fail;
+    }
     return kc;
 fail:
     rd_kafka_conf_destroy(kc);

@@ -18,7 +18,8 @@
  * defaults in `defaults`, then every "kafka.*" key of `conf` (so an operator
  * can override any default), then `forced`: what the caller's correctness
  * rests on, whatever the passthrough said (isolation.level=read_committed,
- * no auto-commit, ...). defaults and forced are NULL-terminated key, value
+ * no auto-commit, ...), with a warning for each kafka.* key it replaces.
+ * defaults and forced are NULL-terminated key, value
  * pairs and may be NULL. Returns NULL with a message naming the offending key.
  * Ownership: the caller owns the result (rd_kafka_new takes it over).
  */

@@ -25,7 +25,12 @@ Keys starting with `kafka.` are given to the Kafka clients (librdkafka) as
 they are, without the prefix: `kafka.security.protocol=SASL_SSL`,
 `kafka.sasl.mechanisms=SCRAM-SHA-512`, `kafka.ssl.ca.location=...`. An unknown
 key or a bad value stops the program with a message that names the key,
-before anything connects.
+before anything connects. The few client settings that exactly-once rests
+on are not the operator's to change: the processor's consumers always read
+`read_committed` and never commit or store offsets on their own, its
+consumer group is `application.id`, and its producer's `transactional.id`
+and transaction timeout come from its own keys. A `kafka.` key that names
+one of them is ignored, with a warning in the log.
 
 ## tagstream-processor
 

@@ -1,6 +1,9 @@
 #include "ts_config.h"
+#include "ts_kafka.h"
+#include "ts_log.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,4 +185,58 @@ Test(config, secrets_are_recognized)
     cr_expect(ts_conf_key_is_secret("sasl.password"));
     cr_expect(ts_conf_key_is_secret("bearer.token"));
     cr_expect_not(ts_conf_key_is_secret("sasl.username"));
+}
+
+/* Client settings: kafka.* beats a default; a forced setting beats kafka.*,
+ * and the operator is told so in the log. */
+Test(config, kafka_passthrough_between_defaults_and_forced)
+{
+    static const char *const defaults[] = {"fetch.wait.max.ms", "500", "linger.ms", "7", NULL};
+    static const char *const forced[] = {"isolation.level", "read_committed", NULL};
+    char logpath[300], val[64], *log;
+    size_t n = sizeof(val);
+    rd_kafka_conf_t *kc;
+    FILE *fp;
+    int fd;
+
+    cr_assert_eq(
+        ts_conf_set(&conf, "kafka.fetch.wait.max.ms", "5", TS_CONF_SRC_FLAG, err, sizeof(err)),
+        TS_OK, "%s", err);
+    cr_assert_eq(ts_conf_set(&conf, "kafka.isolation.level", "read_uncommitted", TS_CONF_SRC_FLAG,
+                             err, sizeof(err)),
+                 TS_OK, "%s", err);
+    snprintf(logpath, sizeof(logpath), "%s/log", dir);
+    fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    ts_log_set_fd(fd);
+    kc = ts_kafka_conf_new(&conf, "127.0.0.1:9", defaults, forced, err, sizeof(err));
+    ts_log_set_fd(1);
+    close(fd);
+    cr_assert_not_null(kc, "%s", err);
+
+    cr_expect_eq(rd_kafka_conf_get(kc, "fetch.wait.max.ms", val, &n), RD_KAFKA_CONF_OK);
+    cr_expect_str_eq(val, "5", "kafka.* overrides a default");
+    n = sizeof(val);
+    cr_expect_eq(rd_kafka_conf_get(kc, "linger.ms", val, &n), RD_KAFKA_CONF_OK);
+    cr_expect_str_eq(val, "7", "a default stays when kafka.* does not name it");
+    n = sizeof(val);
+    cr_expect_eq(rd_kafka_conf_get(kc, "isolation.level", val, &n), RD_KAFKA_CONF_OK);
+    cr_expect_str_eq(val, "read_committed", "a forced setting overrides kafka.*");
+    rd_kafka_conf_destroy(kc);
+
+    fp = fopen(logpath, "r");
+    cr_assert_not_null(fp);
+    log = calloc(1, 4096);
+    cr_assert_gt(fread(log, 1, 4095, fp), 0, "the log is empty");
+    fclose(fp);
+    cr_expect(strstr(log, "kafka.isolation.level is ignored") != NULL, "warned: %s", log);
+    cr_expect(strstr(log, "\"given\":\"read_uncommitted\"") != NULL, "%s", log);
+    cr_expect(strstr(log, "fetch.wait.max.ms") == NULL, "no warning for an honoured key: %s", log);
+    free(log);
+
+    /* a bad value names its kafka.* key */
+    cr_assert_eq(ts_conf_set(&conf, "kafka.linger.ms", "soon", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_OK, "%s", err);
+    cr_expect_null(ts_kafka_conf_new(&conf, NULL, NULL, NULL, err, sizeof(err)));
+    cr_expect(strstr(err, "kafka.linger.ms") != NULL, "%s", err);
 }
