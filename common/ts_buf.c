@@ -157,3 +157,19 @@ ts_err ts_buf_json_str(ts_buf *b, const char *p, size_t n)
     }
     return ts_buf_putc(b, '"');
 }
+
+void *ts_grow(void *array, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    size_t ncap;
+    void *p;
+
+    if (n < *cap)
+        return array;
+    ncap = *cap ? *cap * 2 : first;
+    if (ncap <= n || ncap > SIZE_MAX / elem)
+        return NULL;
+    p = realloc(array, ncap * elem);
+    if (p)
+        *cap = ncap;
+    return p;
+}

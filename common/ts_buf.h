@@ -57,4 +57,11 @@ static inline ts_err ts_buf_status(const ts_buf *b)
     return b->failed ? TS_ERR_NOMEM : TS_OK;
 }
 
+/*
+ * Growable arrays: `array` with room for at least one element past its first
+ * n: the same array, or a larger one (capacity `first`, then doubling; *cap
+ * updated), or NULL when out of memory (then `array` and *cap stay valid).
+ */
+void *ts_grow(void *array, size_t n, size_t *cap, size_t elem, size_t first);
+
 #endif

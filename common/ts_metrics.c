@@ -1,4 +1,5 @@
 #include "ts_metrics.h"
+#include "ts_buf.h"
 
 #include <assert.h>
 #include <math.h>
@@ -152,24 +153,6 @@ void ts_metrics_destroy(ts_metrics *m)
     free(m);
 }
 
-/*
- * The array with room for one more element than n: the same array, a larger
- * one (*cap updated), or NULL when out of memory (the old one stays valid).
- */
-static void *ts_metrics_grow(void *array, size_t n, size_t *cap, size_t elem)
-{
-    size_t ncap;
-    void *p;
-
-    if (n < *cap)
-        return array;
-    ncap = *cap ? *cap * 2 : 8;
-    p = realloc(array, ncap * elem);
-    if (p)
-        *cap = ncap;
-    return p;
-}
-
 static ts_metrics_family *ts_metrics_find(ts_metrics *m, const char *name)
 {
     for (size_t i = 0; i < m->nfamilies; i++) {
@@ -294,12 +277,12 @@ static ts_metrics_series *ts_metrics_register(ts_metrics *m, ts_metrics_kind kin
         created = f = ts_metrics_family_new(name, help, kind, type);
         if (!f)
             goto fail_unlock;
-        families = ts_metrics_grow(m->families, m->nfamilies, &m->cap, sizeof(*families));
+        families = ts_grow(m->families, m->nfamilies, &m->cap, sizeof(*families), 8);
         if (!families)
             goto fail_family;
         m->families = families;
     }
-    series = ts_metrics_grow(f->series, f->nseries, &f->cap, sizeof(*series));
+    series = ts_grow(f->series, f->nseries, &f->cap, sizeof(*series), 8);
     if (!series)
         goto fail_family;
     f->series = series;
@@ -418,7 +401,7 @@ ts_err ts_metrics_add_collector(ts_metrics *m, const char *name, const char *hel
         goto fail_unlock;
     }
     f = ts_metrics_family_new(name, help, TS_METRICS_COLLECTOR, word);
-    families = f ? ts_metrics_grow(m->families, m->nfamilies, &m->cap, sizeof(*families)) : NULL;
+    families = f ? ts_grow(m->families, m->nfamilies, &m->cap, sizeof(*families), 8) : NULL;
     if (!families) {
         ts_metrics_family_free(f);
         err = TS_ERR_NOMEM;

@@ -269,14 +269,11 @@ static int ts_emit_cmp(const void *a, const void *b)
 
 static ts_emit_item *ts_task_item(ts_task *t, size_t n)
 {
-    if (n >= t->items_cap) {
-        size_t cap = t->items_cap ? t->items_cap * 2 : 256;
-        ts_emit_item *v = realloc(t->items, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        t->items = v;
-        t->items_cap = cap;
-    }
+    ts_emit_item *v = ts_grow(t->items, n, &t->items_cap, sizeof(*v), 256);
+
+    if (!v)
+        return NULL;
+    t->items = v;
     return &t->items[n];
 }
 

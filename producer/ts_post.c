@@ -1,4 +1,5 @@
 #include "ts_post.h"
+#include "ts_buf.h"
 #include "ts_hashtag.h"
 #include "ts_utf8.h"
 
@@ -43,14 +44,11 @@ void ts_post_reset(ts_post *post)
 
 ts_err ts_post_add_tag(ts_post *post, const char *p, size_t n)
 {
-    if (post->ntags == post->cap) {
-        size_t cap = post->cap ? post->cap * 2 : 8;
-        ts_post_tag *t = realloc(post->tags, cap * sizeof(*t));
-        if (!t)
-            return TS_ERR_NOMEM;
-        post->tags = t;
-        post->cap = cap;
-    }
+    ts_post_tag *t = ts_grow(post->tags, post->ntags, &post->cap, sizeof(*t), 8);
+
+    if (!t)
+        return TS_ERR_NOMEM;
+    post->tags = t;
     post->tags[post->ntags].off = post->store.len;
     post->tags[post->ntags].len = n;
     if (ts_buf_append(&post->store, p, n))

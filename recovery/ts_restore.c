@@ -1,4 +1,5 @@
 #include "ts_restore.h"
+#include "ts_buf.h"
 #include "ts_kafka.h"
 #include "ts_keys.h"
 #include "ts_log.h"
@@ -151,14 +152,10 @@ ts_err ts_restore_add(ts_restore *r, int32_t partition, ts_store *store, int64_t
 
     if (ts_restore_find(r, partition))
         ts_restore_remove(r, partition);
-    if (r->nparts == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        ts_restore_part *v = realloc(r->parts, cap * sizeof(*v));
-        if (!v)
-            return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        r->parts = v;
-        r->cap = cap;
-    }
+    p = ts_grow(r->parts, r->nparts, &r->cap, sizeof(*p), 8);
+    if (!p)
+        return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    r->parts = p;
     p = &r->parts[r->nparts];
     memset(p, 0, sizeof(*p));
     p->partition = partition;

@@ -5,6 +5,7 @@
  * normalization is written out by hand below.
  */
 #include "ts_drill.h"
+#include "ts_buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,16 +207,11 @@ ts_err ts_drill_gen_expected(const ts_drill_gen *g, ts_drill_results *out, char 
 ts_err ts_drill_results_add(ts_drill_results *r, const char *tag, size_t tag_len, int64_t count,
                             int64_t window_start)
 {
-    ts_drill_result *e;
+    ts_drill_result *v = ts_grow(r->v, r->n, &r->cap, sizeof(*v), 256), *e;
 
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        ts_drill_result *v = realloc(r->v, cap * sizeof(*v));
-        if (!v)
-            return TS_ERR_NOMEM;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (!v)
+        return TS_ERR_NOMEM;
+    r->v = v;
     e = &r->v[r->n];
     e->tag = malloc(tag_len + 1);
     if (!e->tag)

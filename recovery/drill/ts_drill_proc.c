@@ -3,6 +3,7 @@
  * lines read as they are written, real signals.
  */
 #include "ts_drill.h"
+#include "ts_buf.h"
 #include "ts_fs.h"
 
 #include <errno.h>
@@ -283,16 +284,11 @@ void ts_drill_sleep(ts_drill *d, int64_t ms)
 
 static ts_err ts_drill_add_run(ts_drill *d, int i, const char *why, int64_t fault_ms)
 {
-    ts_drill_run_rec *r;
+    ts_drill_run_rec *v = ts_grow(d->runs, d->nruns, &d->runs_cap, sizeof(*v), 64), *r;
 
-    if (d->nruns == d->runs_cap) {
-        size_t cap = d->runs_cap ? d->runs_cap * 2 : 64;
-        ts_drill_run_rec *v = realloc(d->runs, cap * sizeof(*v));
-        if (!v)
-            return TS_ERR_NOMEM;
-        d->runs = v;
-        d->runs_cap = cap;
-    }
+    if (!v)
+        return TS_ERR_NOMEM;
+    d->runs = v;
     r = &d->runs[d->nruns];
     memset(r, 0, sizeof(*r));
     r->instance = i;

@@ -3,6 +3,7 @@
  * report. See docs/DRILLS.md for what each fault proves.
  */
 #include "ts_drill.h"
+#include "ts_buf.h"
 #include "ts_fs.h"
 #include "ts_kafka.h"
 #include "ts_log.h"
@@ -92,14 +93,11 @@ static int64_t ts_drill_delay(ts_drill *d)
 
 static void ts_drill_add_stop(ts_drill *d, int i, int64_t ms, int status)
 {
-    if (d->nstops == d->stops_cap) {
-        size_t cap = d->stops_cap ? d->stops_cap * 2 : 32;
-        ts_drill_stop_time *v = realloc(d->stops, cap * sizeof(*v));
-        if (!v)
-            return;
-        d->stops = v;
-        d->stops_cap = cap;
-    }
+    ts_drill_stop_time *v = ts_grow(d->stops, d->nstops, &d->stops_cap, sizeof(*v), 32);
+
+    if (!v)
+        return;
+    d->stops = v;
     d->stops[d->nstops++] = (ts_drill_stop_time){i, ms, status};
 }
 

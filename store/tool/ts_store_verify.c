@@ -61,16 +61,11 @@ static void ts_vrecs_free(ts_vrecs *r)
 static ts_err ts_vrecs_add(ts_vrecs *r, int64_t offset, const void *key, size_t klen,
                            const void *val, size_t vlen)
 {
-    ts_vrec *e;
+    ts_vrec *v = ts_grow(r->v, r->n, &r->cap, sizeof(*v), 1024), *e;
 
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        ts_vrec *v = realloc(r->v, cap * sizeof(*v));
-        if (!v)
-            return TS_ERR_NOMEM;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (!v)
+        return TS_ERR_NOMEM;
+    r->v = v;
     e = &r->v[r->n];
     e->offset = offset;
     e->klen = klen;

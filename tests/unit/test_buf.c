@@ -1,6 +1,8 @@
 #include "ts_buf.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 Test(buf, append_and_printf)
@@ -40,4 +42,37 @@ Test(buf, json_string_escapes_and_repairs)
     cr_expect_str_eq(b.data,
                      "\"a\\\"b\\\\c\\n\\u0001\xc3\xa4\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
     ts_buf_free(&b);
+}
+
+Test(grow, first_capacity_then_doubling)
+{
+    int *v = NULL, *w;
+    size_t cap = 0;
+
+    v = ts_grow(v, 0, &cap, sizeof(*v), 4);
+    cr_assert_not_null(v);
+    cr_expect_eq(cap, 4);
+    for (size_t n = 0; n < 9; n++) {
+        w = ts_grow(v, n, &cap, sizeof(*v), 4);
+        cr_assert_not_null(w);
+        v = w;
+        v[n] = (int)n;
+    }
+    cr_expect_eq(cap, 16, "4, 8, 16");
+    for (int i = 0; i < 9; i++)
+        cr_expect_eq(v[i], i, "the elements survive each move");
+    cr_expect_eq(ts_grow(v, 3, &cap, sizeof(*v), 4), v, "room left: the same array");
+    free(v);
+}
+
+Test(grow, refuses_what_cannot_be_counted)
+{
+    char one = 0, *p = &one;
+    size_t cap = SIZE_MAX / 2 + 1;
+
+    cr_expect_null(ts_grow(p, cap, &cap, 1, 8), "doubling would wrap");
+    cr_expect_eq(cap, SIZE_MAX / 2 + 1, "the capacity is left as it was");
+    cap = 0;
+    cr_expect_null(ts_grow(NULL, 0, &cap, SIZE_MAX / 4, 8), "count times size overflows");
+    cr_expect_eq(cap, 0);
 }
