@@ -117,3 +117,54 @@ ts_err ts_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_
     rd_kafka_metadata_destroy(md);
     return TS_OK;
 }
+
+ts_err ts_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, int rf,
+                             const char *const *config, int timeout_ms, char *errstr,
+                             size_t errstr_size)
+{
+    const rd_kafka_topic_result_t **res;
+    rd_kafka_NewTopic_t *nt;
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    size_t n = 0;
+    char msg[512];
+    ts_err err = TS_OK;
+
+    nt = rd_kafka_NewTopic_new(topic, partitions, rf, msg, sizeof(msg));
+    if (!nt)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create topic %s: %s", topic,
+                         msg);
+    for (size_t i = 0; config && config[i]; i += 2) {
+        if (rd_kafka_NewTopic_set_config(nt, config[i], config[i + 1])) {
+            rd_kafka_NewTopic_destroy(nt);
+            return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                             "cannot create topic %s: bad setting %s", topic, config[i]);
+        }
+    }
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_NewTopic_destroy(nt);
+    ev = rd_kafka_queue_poll(q, timeout_ms);
+    if (!ev) {
+        rd_kafka_queue_destroy(q);
+        return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size,
+                         "cannot create topic %s: no answer in %d ms", topic, timeout_ms);
+    }
+    if (rd_kafka_event_error(ev)) {
+        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create topic %s: %s", topic,
+                        rd_kafka_event_error_string(ev));
+    } else {
+        res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        for (size_t i = 0; i < n && !err; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+            if (e)
+                err = ts_seterr(e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? TS_ERR_EXISTS
+                                                                            : TS_ERR_KAFKA,
+                                errstr, errstr_size, "cannot create topic %s: %s", topic,
+                                rd_kafka_topic_result_error_string(res[i]));
+        }
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    return err;
+}

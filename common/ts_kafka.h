@@ -39,6 +39,15 @@ ts_err ts_kafka_error_to_err(const rd_kafka_error_t *error);
 void ts_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
 /*
+ * Create `topic` with the Admin API and wait up to timeout_ms for the answer.
+ * config: NULL-terminated key, value pairs of topic settings, or NULL.
+ * TS_ERR_EXISTS when the topic already exists; other failures name the topic.
+ */
+ts_err ts_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, int rf,
+                             const char *const *config, int timeout_ms, char *errstr,
+                             size_t errstr_size);
+
+/*
  * Number of partitions of `topic` (-1 if it does not exist) and of brokers in
  * the cluster, from one metadata request. Returns TS_ERR_KAFKA on failure.
  */

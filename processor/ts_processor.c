@@ -405,52 +405,14 @@ static void ts_proc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 
 /* ---- topics ---- */
 
-static ts_err ts_proc_admin_wait(ts_processor *p, rd_kafka_event_type_t type, char *errstr,
-                                 size_t errstr_size)
-{
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(p->admin_q, 60000);
-    const rd_kafka_topic_result_t **res;
-    size_t n = 0;
-    ts_err err = TS_OK;
-
-    if (!ev)
-        return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size, "topic creation timed out");
-    if (rd_kafka_event_type(ev) != type || rd_kafka_event_error(ev)) {
-        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create topics: %s",
-                        rd_kafka_event_error_string(ev));
-        goto out;
-    }
-    res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create topic %s: %s",
-                            rd_kafka_topic_result_name(res[i]),
-                            rd_kafka_topic_result_error_string(res[i]));
-            break;
-        }
-    }
-out:
-    rd_kafka_event_destroy(ev);
-    return err;
-}
-
 static ts_err ts_proc_create_topic(ts_processor *p, const char *topic, int partitions, int rf,
                                    const char *const *config, char *errstr, size_t errstr_size)
 {
-    rd_kafka_NewTopic_t *nt;
-    char msg[512];
-    ts_err err;
+    ts_err err = ts_kafka_create_topic(p->producer, topic, partitions, rf, config, 60000, errstr,
+                                       errstr_size);
 
-    nt = rd_kafka_NewTopic_new(topic, partitions, rf, msg, sizeof(msg));
-    if (!nt)
-        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create topic %s: %s", topic,
-                         msg);
-    for (size_t i = 0; config && config[i]; i += 2)
-        rd_kafka_NewTopic_set_config(nt, config[i], config[i + 1]);
-    rd_kafka_CreateTopics(p->producer, &nt, 1, NULL, p->admin_q);
-    rd_kafka_NewTopic_destroy(nt);
-    err = ts_proc_admin_wait(p, RD_KAFKA_EVENT_CREATETOPICS_RESULT, errstr, errstr_size);
+    if (err == TS_ERR_EXISTS) /* another instance was quicker */
+        return TS_OK;
     if (!err) {
         ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "processor", "created topic %s", topic);
         ts_log_int(ev, "partitions", partitions);

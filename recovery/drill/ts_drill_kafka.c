@@ -32,57 +32,14 @@ rd_kafka_t *ts_drill_client(const ts_drill_config *cfg, const ts_conf *conf, rd_
     return rk;
 }
 
-static ts_err ts_drill_admin_wait(rd_kafka_queue_t *q, const char *what, char *errstr,
-                                  size_t errstr_size)
-{
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    const rd_kafka_topic_result_t **res = NULL;
-    size_t n = 0;
-    ts_err err = TS_OK;
-
-    if (!ev)
-        return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size, "%s timed out", what);
-    if (rd_kafka_event_error(ev)) {
-        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "%s: %s", what,
-                        rd_kafka_event_error_string(ev));
-        goto out;
-    }
-    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_CREATETOPICS_RESULT)
-        res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_topic_result_error(res[i])) {
-            err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "%s %s: %s", what,
-                            rd_kafka_topic_result_name(res[i]),
-                            rd_kafka_topic_result_error_string(res[i]));
-            break;
-        }
-out:
-    rd_kafka_event_destroy(ev);
-    return err;
-}
-
 ts_err ts_drill_create_topic(rd_kafka_t *rk, const char *topic, int partitions, int rf,
                              char *errstr, size_t errstr_size)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_NewTopic_t *nt;
-    char msg[512];
-    ts_err err;
-
-    nt = rd_kafka_NewTopic_new(topic, partitions, rf, msg, sizeof(msg));
-    if (!nt) {
-        rd_kafka_queue_destroy(q);
-        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create topic %s: %s", topic,
-                         msg);
-    }
     /* with replicas to spare, a write counts once two replicas have it */
-    if (rf >= 3)
-        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", "2");
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_NewTopic_destroy(nt);
-    err = ts_drill_admin_wait(q, "create topic", errstr, errstr_size);
-    rd_kafka_queue_destroy(q);
-    return err;
+    static const char *const isr2[] = {"min.insync.replicas", "2", NULL};
+
+    return ts_kafka_create_topic(rk, topic, partitions, rf, rf >= 3 ? isr2 : NULL, 60000, errstr,
+                                 errstr_size);
 }
 
 void ts_drill_delete(rd_kafka_t *rk, const char *const *topics, int n, const char *group)

@@ -4,6 +4,7 @@
  * cluster gets every one of these wrong).
  */
 #include "testkit.h"
+#include "ts_kafka.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -158,4 +159,32 @@ Test(kafka_txn, a_new_producer_fences_the_old_one, .timeout = 120)
     rd_kafka_destroy(fresh);
     free(topic);
     free(txid);
+}
+
+/* The Admin helper both the processor and the drill create topics with. */
+Test(kafka_txn, create_topic_reports_exists_and_refusals, .timeout = 120)
+{
+    static const char *const compact[] = {"cleanup.policy", "compact", NULL};
+    static const char *const bogus[] = {"no.such.topic.setting", "1", NULL};
+    char *topic = tk_unique("create"), *other = tk_unique("create-bad"), err[512] = "";
+    rd_kafka_t *p = tk_producer(NULL, NULL);
+    int parts = 0, brokers = 0;
+
+    cr_assert_eq(ts_kafka_create_topic(p, topic, 2, 1, compact, 30000, err, sizeof(err)), TS_OK,
+                 "%s", err);
+    cr_assert_eq(ts_kafka_topic_partitions(p, topic, 10000, &parts, &brokers, err, sizeof(err)),
+                 TS_OK, "%s", err);
+    cr_expect_eq(parts, 2);
+    cr_expect_eq(ts_kafka_create_topic(p, topic, 2, 1, NULL, 30000, err, sizeof(err)),
+                 TS_ERR_EXISTS, "%s", err);
+    cr_expect(strstr(err, topic) != NULL, "the message names the topic: %s", err);
+    cr_expect_eq(ts_kafka_create_topic(p, other, 1, 1, bogus, 30000, err, sizeof(err)),
+                 TS_ERR_KAFKA, "the broker refuses an unknown setting: %s", err);
+    cr_expect(strstr(err, other) != NULL, "%s", err);
+    cr_expect_eq(ts_kafka_create_topic(p, other, 1, brokers + 1, NULL, 30000, err, sizeof(err)),
+                 TS_ERR_KAFKA, "more replicas than brokers: %s", err);
+    rd_kafka_destroy(p);
+    tk_delete_topic(topic);
+    free(topic);
+    free(other);
 }
