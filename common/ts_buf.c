@@ -173,3 +173,17 @@ void *ts_grow(void *array, size_t n, size_t *cap, size_t elem, size_t first)
         *cap = ncap;
     return p;
 }
+
+ts_err ts_buf_hex(ts_buf *b, const void *p, size_t n, size_t max)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *u = p;
+
+    for (size_t i = 0; i < n && i < max; i++) {
+        ts_buf_putc(b, digits[u[i] >> 4]);
+        ts_buf_putc(b, digits[u[i] & 15]);
+    }
+    if (n > max)
+        ts_buf_puts(b, "...");
+    return ts_buf_status(b);
+}

@@ -51,6 +51,10 @@ ts_err ts_buf_printf(ts_buf *b, const char *fmt, ...) __attribute__((format(prin
  */
 ts_err ts_buf_json_str(ts_buf *b, const char *p, size_t n);
 
+/* Append the first `max` bytes of p in lower-case hex, then "..." when n is
+ * larger (for showing keys and values that are not text). */
+ts_err ts_buf_hex(ts_buf *b, const void *p, size_t n, size_t max);
+
 /* Returns TS_ERR_NOMEM if any append failed since init/reset. */
 static inline ts_err ts_buf_status(const ts_buf *b)
 {

@@ -902,16 +902,6 @@ static void ts_stool_close(ts_stool *c)
 
 /* ---- reading entries ---- */
 
-static void ts_stool_hex(ts_buf *b, const void *p, size_t n)
-{
-    const unsigned char *u = p;
-
-    for (size_t i = 0; i < n && i < 64; i++)
-        ts_buf_printf(b, "%02x", u[i]);
-    if (n > 64)
-        ts_buf_puts(b, "...");
-}
-
 /* Decode the iterator's entry; a failure is a corrupt store. */
 static int ts_stool_entry(ts_stool *c, ts_stool_task *t, ts_store_iter *it, int64_t *w,
                           const char **tag, size_t *len, int64_t *count, int64_t *max_ts)
@@ -924,7 +914,7 @@ static int ts_stool_entry(ts_stool *c, ts_stool_task *t, ts_store_iter *it, int6
     ts_store_iter_raw(it, &k, &kl, &v, &vl);
     if (ts_key_window_decode(k, kl, w, tag, len)) {
         ts_buf_init(&b, 0);
-        ts_stool_hex(&b, k, kl);
+        ts_buf_hex(&b, k, kl, 64);
         ts_stool_fail(c, TS_STORE_TOOL_CORRUPT, "store %s: key %s is not a window key", t->path,
                       ts_buf_status(&b) ? "?" : b.data);
         ts_buf_free(&b);
@@ -937,7 +927,7 @@ static int ts_stool_entry(ts_stool *c, ts_stool_task *t, ts_store_iter *it, int6
         ts_store_tool_format_time(*w, when, sizeof(when));
         ts_buf_json_str(&b, *tag, *len);
         ts_buf_puts(&b, ": value ");
-        ts_stool_hex(&b, v, vl);
+        ts_buf_hex(&b, v, vl, 64);
         if (e == TS_ERR_VERSION)
             ts_buf_printf(&b, " has version byte 0x%02x, not 0x%02x", (unsigned char)v[0],
                           TS_VALUE_V1);

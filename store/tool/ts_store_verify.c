@@ -283,16 +283,6 @@ static void ts_verify_time(ts_buf *b, int64_t ms)
     ts_buf_puts(b, t);
 }
 
-static void ts_verify_hex(ts_buf *b, const void *p, size_t n)
-{
-    const unsigned char *u = p;
-
-    for (size_t i = 0; i < n && i < 64; i++)
-        ts_buf_printf(b, "%02x", u[i]);
-    if (n > 64)
-        ts_buf_puts(b, "...");
-}
-
 /* A key: text "window <iso> (<ms>) hashtag "<tag>"", JSON fields. */
 static void ts_verify_key(ts_verify *v, const char *key, size_t klen)
 {
@@ -303,7 +293,7 @@ static void ts_verify_key(ts_verify *v, const char *key, size_t klen)
 
     if (ts_key_window_decode(key, klen, &w, &tag, &len)) {
         ts_buf_puts(b, v->o->json ? "\"key_hex\":\"" : "key ");
-        ts_verify_hex(b, key, klen);
+        ts_buf_hex(b, key, klen, 64);
         ts_buf_puts(b, v->o->json ? "\"" : " (not a window key)");
         return;
     }
@@ -337,7 +327,7 @@ static void ts_verify_value(ts_verify *v, const char *name, const char *val, siz
             ts_buf_printf(b, "{\"count\":%" PRId64 ",\"max_timestamp\":%" PRId64, count, max_ts);
         } else {
             ts_buf_puts(b, "{\"value_hex\":\"");
-            ts_verify_hex(b, val, vlen);
+            ts_buf_hex(b, val, vlen, 64);
             ts_buf_putc(b, '"');
         }
         if (offset >= 0)
@@ -353,7 +343,7 @@ static void ts_verify_value(ts_verify *v, const char *name, const char *val, siz
         ts_verify_time(b, max_ts);
     } else {
         ts_buf_puts(b, "undecodable value ");
-        ts_verify_hex(b, val, vlen);
+        ts_buf_hex(b, val, vlen, 64);
     }
     if (offset >= 0)
         ts_buf_printf(b, " (offset %" PRId64 ")", offset);
@@ -493,9 +483,9 @@ static ts_err ts_verify_task(ts_verify *v, const ts_store_verify_task *t,
                 ts_value_decode(val, vl, &count, &max_ts)) {
                 ts_buf b;
                 ts_buf_init(&b, 0);
-                ts_verify_hex(&b, k, kl);
+                ts_buf_hex(&b, k, kl, 64);
                 ts_buf_puts(&b, " = ");
-                ts_verify_hex(&b, val, vl);
+                ts_buf_hex(&b, val, vl, 64);
                 err = ts_seterr(TS_ERR_CORRUPT, v->errstr, v->errstr_size,
                                 "store %s: entry %s does not decode", t->path,
                                 ts_buf_status(&b) ? "?" : b.data);

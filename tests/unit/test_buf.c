@@ -76,3 +76,19 @@ Test(grow, refuses_what_cannot_be_counted)
     cr_expect_null(ts_grow(NULL, 0, &cap, SIZE_MAX / 4, 8), "count times size overflows");
     cr_expect_eq(cap, 0);
 }
+
+Test(buf, hex_with_a_bound)
+{
+    ts_buf b = TS_BUF_INIT;
+    const unsigned char bytes[] = {0x00, 0x7f, 0xa5, 0xff};
+
+    cr_assert_eq(ts_buf_hex(&b, bytes, sizeof(bytes), 64), TS_OK);
+    cr_expect_str_eq(b.data, "007fa5ff");
+    ts_buf_reset(&b);
+    ts_buf_hex(&b, bytes, sizeof(bytes), 2);
+    cr_expect_str_eq(b.data, "007f...", "cut after max bytes, and said so");
+    ts_buf_reset(&b);
+    ts_buf_hex(&b, bytes, 2, 2);
+    cr_expect_str_eq(b.data, "007f", "exactly max bytes: nothing left out");
+    ts_buf_free(&b);
+}
