@@ -7,6 +7,7 @@
  */
 #include "proc.h"
 #include "testkit.h"
+#include "ts_fs.h"
 #include "ts_murmur2.h"
 
 #include <criterion/criterion.h>
@@ -206,12 +207,9 @@ static void run_stop(run *r)
 
 static void run_cleanup(run *r)
 {
-    char cmd[400];
-
     if (r->proc.pid > 0)
         tk_proc_stop(&r->proc, SIGKILL, 5000);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->state);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(ts_fs_remove_tree(r->state, NULL, 0), TS_OK, "cannot remove %s", r->state);
 }
 
 /* Read the output until `expect` results came, then a little longer to see
@@ -518,7 +516,6 @@ Test(processor, restart_and_state_loss_keep_the_output_exact, .timeout = 600)
     gen g;
     run r;
     results want, got;
-    char cmd[400];
     int64_t third = GEN_SPAN / 3 + 777; /* not on a window boundary */
 
     gen_init(&g);
@@ -538,8 +535,8 @@ Test(processor, restart_and_state_loss_keep_the_output_exact, .timeout = 600)
     cr_expect(tk_proc_log_has(&r.proc, "\"kind\":\"tail\""),
               "after a clean stop the store is reused (tail replay)");
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r.state);
-    cr_assert_eq(system(cmd), 0); /* a new Fargate task: an empty disk */
+    /* a new Fargate task: an empty disk */
+    cr_assert_eq(ts_fs_remove_tree(r.state, NULL, 0), TS_OK, "cannot remove %s", r.state);
     gen_produce(&g, r.input, 3, 20000, g.base + 2 * third, g.base + GEN_SPAN);
     want = gen_expected(&g);
     run_start(&r);
@@ -673,5 +670,5 @@ Test(processor, bad_configuration_is_refused_up_front, .timeout = 60)
     st = tk_proc_wait(&p, 60000);
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "a missing input topic is an error");
     cr_expect(tk_proc_log_has(&p, "does-not-exist does not exist"), "and says so");
-    cr_expect_eq(system("rm -rf /tmp/tagstream-noinput"), 0);
+    cr_expect_eq(ts_fs_remove_tree("/tmp/tagstream-noinput", NULL, 0), TS_OK);
 }

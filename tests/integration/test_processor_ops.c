@@ -4,6 +4,7 @@
  */
 #include "proc.h"
 #include "testkit.h"
+#include "ts_fs.h"
 #include "ts_keys.h"
 #include "ts_murmur2.h"
 
@@ -224,7 +225,7 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
  */
 Test(processor_ops, not_ready_while_restoring, .timeout = 400)
 {
-    char *app = tk_unique("ops-ready"), in[256], out[256], changelog[256], state[300], cmd[400];
+    char *app = tk_unique("ops-ready"), in[256], out[256], changelog[256], state[300];
     const char *compact[] = {"cleanup.policy", "compact", NULL};
     const int keys = 1500000;
     int64_t W = tk_now_ms() - 3600 * 1000;
@@ -272,7 +273,6 @@ Test(processor_ops, not_ready_while_restoring, .timeout = 400)
     cr_expect(ready, "/ready answered 200 after it");
     cr_expect(tk_proc_log_has(&p, "\"records\":1500000"), "all changelog records replayed");
     stop_ok(&p);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(ts_fs_remove_tree(state, NULL, 0), TS_OK, "cannot remove %s", state);
     free(app);
 }

@@ -8,6 +8,7 @@
  */
 #include "testfile.h"
 #include "testkit.h"
+#include "ts_fs.h"
 #include "ts_murmur2.h"
 #include "ts_store.h"
 #include "ts_store_tool.h"
@@ -16,7 +17,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <spawn.h>
@@ -36,15 +36,6 @@ extern char **environ;
 static char tmp[256];
 static pid_t live_proc; /* killed by teardown if a failed check left it running */
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void setup(void)
 {
     snprintf(tmp, sizeof(tmp), "/tmp/ts-storetool-live-XXXXXX");
@@ -58,7 +49,7 @@ static void teardown(void)
         waitpid(live_proc, NULL, 0);
         live_proc = 0;
     }
-    nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    cr_expect_eq(ts_fs_remove_tree(tmp, NULL, 0), TS_OK, "cannot remove %s", tmp);
 }
 
 TestSuite(store_tool_live, .init = setup, .fini = teardown);

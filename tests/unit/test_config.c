@@ -1,4 +1,5 @@
 #include "ts_config.h"
+#include "ts_fs.h"
 #include "ts_kafka.h"
 #include "ts_log.h"
 
@@ -42,11 +43,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-
     ts_conf_destroy(&conf);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(ts_fs_remove_tree(dir, NULL, 0), TS_OK, "cannot remove %s", dir);
 }
 
 static const char *write_file(const char *name, const char *text)

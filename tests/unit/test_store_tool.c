@@ -5,6 +5,7 @@
  * against a store this process holds open read-write, as a running
  * processor does, to check the secondary-instance path.
  */
+#include "ts_fs.h"
 #include "ts_keys.h"
 #include "ts_store.h"
 #include "ts_store_tool.h"
@@ -16,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,15 +36,6 @@ extern char **environ;
 static char tmp[256];
 static char state[300];
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void setup(void)
 {
     snprintf(tmp, sizeof(tmp), "/tmp/ts-storetool-XXXXXX");
@@ -55,7 +46,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    cr_expect_eq(ts_fs_remove_tree(tmp, NULL, 0), TS_OK, "cannot remove %s", tmp);
 }
 
 TestSuite(store_tool, .init = setup, .fini = teardown);

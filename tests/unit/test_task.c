@@ -3,6 +3,7 @@
  * directory, with a sink that records what the task emits and writes to the
  * changelog.
  */
+#include "ts_fs.h"
 #include "ts_keys.h"
 #include "ts_task.h"
 
@@ -92,11 +93,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[300];
-
     ts_task_close(task);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(ts_fs_remove_tree(dir, NULL, 0), TS_OK, "cannot remove %s", dir);
 }
 
 static int64_t offset;
