@@ -1263,7 +1263,7 @@ static void ts_proc_update_lag(ts_processor *p)
 
 static void ts_proc_gauges(ts_processor *p)
 {
-    double active = 0, restoring = 0, remaining = 0, bytes = 0, cache = 0;
+    double active = 0, restoring = 0, remaining = 0, bytes = 0;
 
     if (!p->metrics || ts_now_ms() - p->last_gauges_ms < 1000)
         return;
@@ -1280,7 +1280,6 @@ static void ts_proc_gauges(ts_processor *p)
         if (s->task)
             bytes += (double)ts_store_disk_bytes(ts_task_store(s->task));
     }
-    (void)cache;
     ts_proc_update_lag(p);
     ts_gauge_set(p->m.tasks_active, active);
     ts_gauge_set(p->m.tasks_restoring, restoring);
