@@ -52,19 +52,18 @@ static const char *const token_env[] = {"MASTODON_TOKEN=masto-token", NULL};
 Test(producer_mastodon, public_stream, .timeout = 120)
 {
     char *sse = tf_fixture(TS_FIXTURES, "mastodon_stream.sse", NULL),
-         *topic = tk_unique("masto-input"), path[1024];
+         *topic = tk_unique("masto-input");
     /* the first connection ends inside the event of status 110004 */
     char *cut_at = strstr(sse, "event: update\ndata: {\"id\":\"110004\"");
     size_t first = (size_t)(cut_at - sse), nwant;
-    fh_expect want[64];
+    tf_record want[64];
     fh_request rq;
     tk_records got;
     fakehttp *f;
     fh_proc p;
 
     cr_assert_not_null(cut_at);
-    snprintf(path, sizeof(path), "%s/mastodon_stream.expected", TS_FIXTURES);
-    nwant = fh_expected_load(path, want, 64);
+    nwant = tf_records_load(TS_FIXTURES, "mastodon_stream.expected", want, 64);
     /* split the first part into odd pieces: across "\r\n", inside "data:", inside UTF-8 */
     char *crlf = strstr(sse, "\r\n\r\n");
     char *sigma = strstr(sse, "\xce\xa3");

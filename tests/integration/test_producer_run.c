@@ -48,7 +48,7 @@ Test(producer_run, synthetic_records_are_the_generators_exactly, .timeout = 120)
                           "--synthetic.start.ms=1790000000000",
                           "--synthetic.step.ms=5",
                           NULL};
-    fh_expect *want = calloc(COUNT, sizeof(*want));
+    tf_record *want = calloc(COUNT, sizeof(*want));
     ts_synth *g = ts_synth_new(11, 300, 1.1, 3);
     ts_post post;
     size_t n = 0;
@@ -106,15 +106,12 @@ static void concat(char *out, size_t outsz, const char *const *names)
     close(fd);
 }
 
-static size_t expected(fh_expect *want, size_t max, const char *const *names)
+static size_t expected(tf_record *want, size_t max, const char *const *names)
 {
     size_t n = 0;
 
-    for (size_t i = 0; names[i]; i++) {
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, names[i]);
-        n += fh_expected_load(path, want + n, max - n);
-    }
+    for (size_t i = 0; names[i]; i++)
+        n += tf_records_load(TS_FIXTURES, names[i], want + n, max - n);
     return n;
 }
 
@@ -125,7 +122,7 @@ Test(producer_run, file_replay_of_x_and_mastodon_lines_from_stdin, .timeout = 12
     char *topic = tk_unique("replay"), path[256];
     const char *argv[] = {bootstrap_arg(), topic_arg(topic), "--http.listen=",
                           "--source=file", "--file.path=-",  NULL};
-    fh_expect want[128];
+    tf_record want[128];
     size_t n = expected(want, 128, exp);
     tk_records got;
     fh_proc p;
@@ -324,7 +321,7 @@ Test(producer_run, records_kafka_refuses_are_counted_not_fatal, .timeout = 60)
                           "-X",
                           "kafka.message.max.bytes=1000",
                           NULL};
-    fh_expect want[] = {{"small", "small", 0}, {"after", "after", 0}};
+    tf_record want[] = {{"small", "small", 0}, {"after", "after", 0}};
     tk_records got;
     fh_proc p;
     FILE *fp;

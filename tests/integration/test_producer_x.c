@@ -76,8 +76,8 @@ Test(producer_x, sampled_stream_with_every_kind_of_trouble, .timeout = 120)
 {
     char *text = tf_fixture(TS_FIXTURES, "x_stream.ndjson", NULL), *lines[16];
     size_t nl = split_lines(text, lines, 16), nwant, cut0, cut1, cut6;
-    char *topic = tk_unique("x-input"), path[1024], ratehdr[256], *huge;
-    fh_expect want[64];
+    char *topic = tk_unique("x-input"), ratehdr[256], *huge;
+    tf_record want[64];
     tk_records got;
     fakehttp *f;
     fh_proc p;
@@ -92,8 +92,7 @@ Test(producer_x, sampled_stream_with_every_kind_of_trouble, .timeout = 120)
     long long reset_s = fh_wall_ms() / 1000 + 3;
 
     cr_assert_eq(nl, 10);
-    snprintf(path, sizeof(path), "%s/x_stream.expected", TS_FIXTURES);
-    nwant = fh_expected_load(path, want, 64);
+    nwant = tf_records_load(TS_FIXTURES, "x_stream.expected", want, 64);
 
     /* a line of 3 MiB: over max.line.bytes (1 MiB by default) */
     huge = malloc(huge_len + 64);
@@ -260,7 +259,7 @@ Test(producer_x, filtered_stream_rules_are_made_the_given_ones, .timeout = 60)
     fh_response r_post[] = {{200, json, p_del, 1, FH_END_CLOSE}, {201, json, p_add, 1}};
     fh_response r_stream[] = {{200, json, p_line, 1, FH_END_KEEPALIVE, "\r\n", 100}};
     char *topic = tk_unique("x-filter");
-    fh_expect want[] = {{"aws", "AWS", 1795687200000LL}};
+    tf_record want[] = {{"aws", "AWS", 1795687200000LL}};
     fh_request rq;
     tk_records got;
     fakehttp *f;

@@ -591,35 +591,7 @@ void fh_proc_cleanup(fh_proc *p)
     unlink(p->err);
 }
 
-size_t fh_expected_load(const char *path, fh_expect *out, size_t max)
-{
-    char line[1024];
-    size_t n = 0;
-    FILE *fp = fopen(path, "r");
-
-    cr_assert_not_null(fp, "%s", path);
-    while (fgets(line, sizeof(line), fp)) {
-        char *t1, *t2;
-        if (line[0] == '#' || line[0] == '\n')
-            continue;
-        cr_assert_lt(n, max);
-        line[strcspn(line, "\n")] = '\0';
-        t1 = strchr(line, '\t');
-        t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        cr_assert_not_null(t2, "%s: bad line", path);
-        *t1 = *t2 = '\0';
-        cr_assert_lt(strlen(line), sizeof(out[n].key));
-        cr_assert_lt(strlen(t1 + 1), sizeof(out[n].value));
-        memcpy(out[n].key, line, strlen(line) + 1);
-        memcpy(out[n].value, t1 + 1, strlen(t1 + 1) + 1);
-        out[n].ts = strtoll(t2 + 1, NULL, 10);
-        n++;
-    }
-    fclose(fp);
-    return n;
-}
-
-void fh_check_records(const tk_records *r, const fh_expect *want, size_t n, int partitions)
+void fh_check_records(const tk_records *r, const tf_record *want, size_t n, int partitions)
 {
     cr_assert_eq(r->n, n, "%zu records in the topic, %zu expected", r->n, n);
     for (size_t i = 0; i < r->n; i++) {

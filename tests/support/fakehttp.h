@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "testfile.h"
+
 typedef struct fakehttp fakehttp;
 
 typedef struct fh_part {
@@ -135,14 +137,6 @@ long long fh_wait_metric(int port, const char *series, long long value, int time
 /* Remove the log files. */
 void fh_proc_cleanup(fh_proc *p);
 
-/* The expected records of a fixture (tests/fixtures/producer/NAME). */
-typedef struct fh_expect {
-    char key[128];
-    char value[128];
-    long long ts;
-} fh_expect;
-
-size_t fh_expected_load(const char *path, fh_expect *out, size_t max);
 
 /*
  * Check records read from a topic of `partitions` partitions against the
@@ -151,6 +145,6 @@ size_t fh_expected_load(const char *path, fh_expect *out, size_t max);
  * partition Java's murmur2 gives its key.
  */
 struct tk_records;
-void fh_check_records(const struct tk_records *r, const fh_expect *want, size_t n, int partitions);
+void fh_check_records(const struct tk_records *r, const tf_record *want, size_t n, int partitions);
 
 #endif

@@ -3,49 +3,13 @@
  * and the text path, against the fixtures' expected records.
  */
 #include "ts_post.h"
+#include "testfile.h"
 #include "ts_tag.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct want {
-    char key[256], value[256];
-    long long ts;
-} want;
-
-/* The expected records of a fixture (key, value, timestamp per line). */
-static size_t read_expected(const char *name, want *w, size_t max)
-{
-    char path[1024], line[1024];
-    size_t n = 0;
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, name);
-    fp = fopen(path, "r");
-    cr_assert_not_null(fp, "%s", path);
-    while (fgets(line, sizeof(line), fp)) {
-        char *t1, *t2;
-        if (line[0] == '#' || line[0] == '\n')
-            continue;
-        cr_assert_lt(n, max);
-        line[strcspn(line, "\n")] = '\0';
-        t1 = strchr(line, '\t');
-        cr_assert_not_null(t1);
-        t2 = strchr(t1 + 1, '\t');
-        cr_assert_not_null(t2);
-        *t1 = *t2 = '\0';
-        cr_assert_lt(strlen(line), sizeof(w[n].key));
-        cr_assert_lt(strlen(t1 + 1), sizeof(w[n].value));
-        memcpy(w[n].key, line, strlen(line) + 1);
-        memcpy(w[n].value, t1 + 1, strlen(t1 + 1) + 1);
-        w[n].ts = strtoll(t2 + 1, NULL, 10);
-        n++;
-    }
-    fclose(fp);
-    return n;
-}
 
 static void check_key(const char *key, const char *value)
 {
@@ -64,11 +28,11 @@ static void check_fixture(const char *name, const char *expected, ts_post_format
     char path[1024], *line = NULL, detail[256];
     size_t cap = 0, nw, at = 0;
     ssize_t len;
-    want w[64];
+    tf_record w[64];
     ts_post post;
     FILE *fp;
 
-    nw = read_expected(expected, w, 64);
+    nw = tf_records_load(TS_FIXTURES, expected, w, 64);
     snprintf(path, sizeof(path), "%s/%s", TS_FIXTURES, name);
     fp = fopen(path, "r");
     cr_assert_not_null(fp);
