@@ -109,6 +109,7 @@ struct ts_processor {
     volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
     ts_err fatal;                /* set by callbacks that cannot return an error */
     char fatal_msg[512];
+    char produce_msg[256]; /* why the last produce failed (a task's error names only the task) */
 
     ts_buf value; /* scratch for result values */
     char *norm;   /* scratch for normalized tags */
@@ -326,10 +327,24 @@ static ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partit
             break;
         rd_kafka_poll(p->producer, 10); /* let deliveries drain the queue */
     }
-    if (err)
-        return ts_seterr(TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg),
-                         "cannot produce to %s: %s", topic, rd_kafka_err2str(err));
+    if (err) {
+        snprintf(p->produce_msg, sizeof(p->produce_msg), "cannot produce to %s: %s", topic,
+                 rd_kafka_err2str(err));
+        return ts_seterr(TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg), "%s", p->produce_msg);
+    }
     return TS_OK;
+}
+
+/* A task's error message, with the produce failure behind it if there was
+ * one since the caller cleared produce_msg. */
+static const char *ts_proc_task_error(ts_processor *p, char *msg, size_t size)
+{
+    size_t n = strlen(msg);
+
+    if (p->produce_msg[0] && n + 2 < size)
+        snprintf(msg + n, size - n, ": %s", p->produce_msg);
+    p->produce_msg[0] = '\0';
+    return msg;
 }
 
 static ts_err ts_proc_emit(void *opaque, ts_task *task, const char *tag, size_t tag_len,
@@ -672,9 +687,10 @@ static ts_err ts_proc_commit(ts_processor *p)
         ts_slot *s = &p->slots[i];
         if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
             continue;
+        p->produce_msg[0] = '\0';
         err = ts_task_flush(s->task, msg, sizeof(msg));
         if (err)
-            return ts_proc_abort(p, msg);
+            return ts_proc_abort(p, ts_proc_task_error(p, msg, sizeof(msg)));
     }
     offsets = rd_kafka_topic_partition_list_new(2 * p->npart);
     ts_proc_add_offsets(p, offsets);
@@ -824,9 +840,11 @@ static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m)
         ts_task_skip(s->task, m->offset);
         return ts_proc_skip(p, !m->key ? TS_SKIP_NULL_KEY : TS_SKIP_NO_TIMESTAMP, m);
     }
+    p->produce_msg[0] = '\0';
     err = ts_task_process(s->task, m->key, m->key_len, ts, m->offset, &res, msg, sizeof(msg));
     if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s",
+                         ts_proc_task_error(p, msg, sizeof(msg)));
     if (res == TS_TASK_LATE)
         ts_counter_add(p->m.late, 1);
     return TS_OK;
