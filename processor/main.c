@@ -4,6 +4,7 @@
  * configuration, 3 fenced by a newer instance.
  */
 #include "ts_config.h"
+#include "ts_clock.h"
 #include "ts_http.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
@@ -13,7 +14,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static volatile sig_atomic_t stop;
 
@@ -29,20 +29,12 @@ static void on_unknown_env(const char *var)
             (int)strcspn(var, "="), var);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Alive: the loop turned within the last 30 s (a commit or a restore slice
  * can take a few seconds; a wedged loop cannot). */
 static int health_cb(void *opaque, ts_buf *detail)
 {
     ts_processor *p = opaque;
-    int64_t age = mono_ms() - ts_processor_heartbeat_ms(p);
+    int64_t age = ts_mono_ms() - ts_processor_heartbeat_ms(p);
 
     ts_buf_printf(detail, "\"loop_age_ms\":%lld", (long long)age);
     return age < 30000;

@@ -1,5 +1,6 @@
 #include "ts_processor.h"
 #include "ts_buf.h"
+#include "ts_clock.h"
 #include "ts_fs.h"
 #include "ts_kafka.h"
 #include "ts_kstats.h"
@@ -21,7 +22,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TS_TXN_TIMEOUT_MS 30000 /* bound on one transactional API call */
@@ -128,22 +128,6 @@ struct ts_processor {
     _Atomic int ready;
     _Atomic int restoring;
 };
-
-static int64_t ts_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t ts_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- state directory: instance id and lock ---- */
 
@@ -676,7 +660,7 @@ static ts_err ts_proc_commit(ts_processor *p)
     rd_kafka_topic_partition_list_t *offsets;
     rd_kafka_consumer_group_metadata_t *gm;
     rd_kafka_error_t *e = NULL;
-    int64_t t0 = ts_now_ms();
+    int64_t t0 = ts_mono_ms();
     char msg[512];
     ts_err err;
 
@@ -740,11 +724,11 @@ static ts_err ts_proc_commit(ts_processor *p)
             rd_kafka_topic_partition_list_destroy(l);
         }
     }
-    ts_histogram_observe(p->m.commit_latency, (double)(ts_now_ms() - t0) / 1000.0);
+    ts_histogram_observe(p->m.commit_latency, (double)(ts_mono_ms() - t0) / 1000.0);
     /* The interval runs from the end of a commit: a commit slower than the
      * interval must not leave the next one due at once, which would commit
      * after every single record. */
-    p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
+    p->next_commit_ms = ts_mono_ms() + p->cfg->commit_interval_ms;
     return TS_OK;
 }
 
@@ -1147,7 +1131,7 @@ static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d)
 /* Every five seconds, how far each restore has come. */
 static void ts_proc_restore_progress(ts_processor *p)
 {
-    int64_t now = ts_now_ms();
+    int64_t now = ts_mono_ms();
 
     if (now - p->last_progress_ms < 5000)
         return;
@@ -1217,9 +1201,9 @@ static void ts_proc_purge(ts_processor *p)
         rd_kafka_event_destroy(ev);
     }
     if (p->cfg->repartition_purge_interval_ms == 0 ||
-        ts_now_ms() - p->last_purge_ms < p->cfg->repartition_purge_interval_ms)
+        ts_mono_ms() - p->last_purge_ms < p->cfg->repartition_purge_interval_ms)
         return;
-    p->last_purge_ms = ts_now_ms();
+    p->last_purge_ms = ts_mono_ms();
     l = rd_kafka_topic_partition_list_new(p->npart);
     for (int32_t i = 0; i < p->npart; i++) {
         ts_slot *s = &p->slots[i];
@@ -1283,9 +1267,9 @@ static void ts_proc_gauges(ts_processor *p)
 {
     double active = 0, restoring = 0, remaining = 0, bytes = 0;
 
-    if (!p->metrics || ts_now_ms() - p->last_gauges_ms < 1000)
+    if (!p->metrics || ts_mono_ms() - p->last_gauges_ms < 1000)
         return;
-    p->last_gauges_ms = ts_now_ms();
+    p->last_gauges_ms = ts_mono_ms();
     for (int32_t i = 0; i < p->npart; i++) {
         ts_slot *s = &p->slots[i];
         ts_restore_progress prog;
@@ -1381,7 +1365,7 @@ static ts_err ts_proc_subscribe(ts_processor *p, char *errstr, size_t errstr_siz
  */
 static ts_err ts_proc_recover(ts_processor *p, char *errstr, size_t errstr_size)
 {
-    int64_t now = ts_now_ms();
+    int64_t now = ts_mono_ms();
     char msg[512];
     ts_log_ev *ev;
     ts_err err;
@@ -1427,7 +1411,7 @@ static ts_err ts_proc_recover(ts_processor *p, char *errstr, size_t errstr_size)
     if (err)
         return err;
     p->fatal_msg[0] = '\0';
-    p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
+    p->next_commit_ms = ts_mono_ms() + p->cfg->commit_interval_ms;
     return ts_proc_subscribe(p, errstr, errstr_size);
 }
 
@@ -1441,12 +1425,12 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
     err = ts_proc_subscribe(p, errstr, errstr_size);
     if (err)
         return err;
-    p->next_commit_ms = ts_now_ms() + p->cfg->commit_interval_ms;
-    p->last_purge_ms = ts_now_ms();
+    p->next_commit_ms = ts_mono_ms() + p->cfg->commit_interval_ms;
+    p->last_purge_ms = ts_mono_ms();
     ts_logf(TS_LOG_INFO, "processor", "running");
 
     while (!*stop) {
-        int64_t now = ts_now_ms();
+        int64_t now = ts_mono_ms();
         int timeout = (int)(p->next_commit_ms - now);
         rd_kafka_message_t *m;
         char why[512];
@@ -1462,7 +1446,7 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
         while (m) {
             err = ts_proc_dispatch(p, m);
             rd_kafka_message_destroy(m);
-            if (err || p->fatal || ts_now_ms() >= p->next_commit_ms)
+            if (err || p->fatal || ts_mono_ms() >= p->next_commit_ms)
                 break;
             m = rd_kafka_consumer_poll(p->consumer, 0);
         }
@@ -1474,7 +1458,7 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
         }
         if (!err) {
             rd_kafka_poll(p->producer, 0);
-            if (ts_now_ms() >= p->next_commit_ms)
+            if (ts_mono_ms() >= p->next_commit_ms)
                 err = ts_proc_commit(p);
         }
         if (!err)
@@ -1497,7 +1481,7 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
     }
     /* Graceful stop: commit what is open, then leave the group (its revoke
      * callback finds nothing left to commit). */
-    stop_at = ts_now_ms() + p->cfg->shutdown_timeout_ms;
+    stop_at = ts_mono_ms() + p->cfg->shutdown_timeout_ms;
     ts_logf(TS_LOG_INFO, "processor", "stopping");
     err = ts_proc_commit(p);
     if (err) {
@@ -1512,7 +1496,7 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
         ts_seterr(p->fatal, errstr, errstr_size, "%s", p->fatal_msg);
         return p->fatal;
     }
-    rd_kafka_flush(p->producer, (int)(stop_at - ts_now_ms() > 0 ? stop_at - ts_now_ms() : 0));
+    rd_kafka_flush(p->producer, (int)(stop_at - ts_mono_ms() > 0 ? stop_at - ts_mono_ms() : 0));
     ts_logf(TS_LOG_INFO, "processor", "stopped");
     return TS_OK;
 }

@@ -1,4 +1,5 @@
 #include "ts_backoff.h"
+#include "ts_clock.h"
 
 #include <errno.h>
 #include <time.h>
@@ -72,20 +73,14 @@ int64_t ts_backoff_next(ts_backoff *b, ts_reconnect_cause cause, int established
 
 static int64_t ts_clock_now(void *opaque)
 {
-    struct timespec ts;
-
     (void)opaque;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ts_wall_ms();
 }
 
 static int64_t ts_clock_mono(void *opaque)
 {
-    struct timespec ts;
-
     (void)opaque;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ts_mono_ms();
 }
 
 /* Sleeps in slices of at most 50 ms so that a stop is seen promptly. */

@@ -1,12 +1,12 @@
 #include "ts_restore.h"
 #include "ts_buf.h"
+#include "ts_clock.h"
 #include "ts_kafka.h"
 #include "ts_keys.h"
 #include "ts_log.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct ts_restore_part {
     int32_t partition;
@@ -24,14 +24,6 @@ struct ts_restore {
     size_t nparts, cap;
     int reassign; /* the assignment must follow a change of parts */
 };
-
-static int64_t ts_restore_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *topic,
                       int batch_records, ts_restore **out, char *errstr, size_t errstr_size)
@@ -165,7 +157,7 @@ ts_err ts_restore_add(ts_restore *r, int32_t partition, ts_store *store, int64_t
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     p->p.start = p->p.position = from;
     p->p.end = end;
-    p->p.started_ms = ts_restore_now_ms();
+    p->p.started_ms = ts_mono_ms();
     p->eof = from >= end;
     r->nparts++;
     r->reassign = 1;
@@ -255,7 +247,7 @@ static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka
 ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size_t done_cap,
                        size_t *ndone, int32_t *failed, char *errstr, size_t errstr_size)
 {
-    int64_t deadline = ts_restore_now_ms() + budget_ms;
+    int64_t deadline = ts_mono_ms() + budget_ms;
     ts_err err = TS_OK;
 
     *ndone = 0;
@@ -264,7 +256,7 @@ ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size
     if (r->reassign && (err = ts_restore_assign(r, errstr, errstr_size)))
         return err;
     for (;;) {
-        int64_t left = deadline - ts_restore_now_ms();
+        int64_t left = deadline - ts_mono_ms();
         int any_reading = 0;
         rd_kafka_message_t *m;
         ts_restore_part *p;
@@ -316,7 +308,7 @@ ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size
         done[*ndone].partition = p->partition;
         done[*ndone].next_offset = p->p.position > p->p.end ? p->p.position : p->p.end;
         done[*ndone].records = p->p.records;
-        done[*ndone].elapsed_ms = ts_restore_now_ms() - p->p.started_ms;
+        done[*ndone].elapsed_ms = ts_mono_ms() - p->p.started_ms;
         (*ndone)++;
         ts_restore_remove(r, p->partition); /* moves the last part into slot i */
     }

@@ -16,6 +16,7 @@
 #define TS_DRILL_H
 
 #include "ts_buf.h"
+#include "ts_clock.h"
 #include "ts_config.h"
 #include "ts_err.h"
 
@@ -375,7 +376,6 @@ typedef struct ts_drill {
 void ts_drill_say(ts_drill *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Record something that fails the drill (and say it). */
 void ts_drill_fail(ts_drill *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int64_t ts_drill_now_ms(void);
 uint64_t ts_drill_rand(uint64_t *state);
 int64_t ts_drill_rand_range(uint64_t *state, int64_t lo, int64_t hi); /* [lo, hi] */
 

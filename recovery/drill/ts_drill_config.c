@@ -254,7 +254,7 @@ static ts_err ts_drill_defaults(ts_drill_config *cfg, ts_conf *conf, char *errst
     }
     if (!cfg->application_id) {
         snprintf(buf, sizeof(buf), "%s-%lld-%lld-%d", cfg->topic_prefix, (long long)cfg->seed,
-                 (long long)(ts_drill_now_ms() / 1000), (int)getpid());
+                 (long long)(ts_wall_ms() / 1000), (int)getpid());
         if (ts_conf_set(conf, "application.id", buf, TS_CONF_SRC_DEFAULT, errstr, errstr_size))
             return TS_ERR_INVALID;
     }

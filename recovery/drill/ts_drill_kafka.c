@@ -141,7 +141,7 @@ ts_err ts_drill_read_output(const ts_drill_config *cfg, const ts_conf *conf, con
     rd_kafka_topic_partition_list_t *l;
     int parts, eofs = 0;
     char *eof;
-    int64_t last = ts_drill_now_ms();
+    int64_t last = ts_wall_ms();
     ts_err err = TS_OK;
 
     *records = *bad = 0;
@@ -161,10 +161,10 @@ ts_err ts_drill_read_output(const ts_drill_config *cfg, const ts_conf *conf, con
                                 "true",     "isolation.level",        "read_uncommitted",
                                 NULL};
         rd_kafka_t *u = ts_drill_client(cfg, conf, RD_KAFKA_CONSUMER, uextra, errstr, errstr_size);
-        int64_t deadline = ts_drill_now_ms() + cfg->transaction_timeout_ms + 30000;
+        int64_t deadline = ts_wall_ms() + cfg->transaction_timeout_ms + 30000;
         int64_t lso[TS_DRILL_MAX_PARTS], hwm[TS_DRILL_MAX_PARTS];
         int open = 1;
-        while (u && open && ts_drill_now_ms() < deadline) {
+        while (u && open && ts_wall_ms() < deadline) {
             l = rd_kafka_topic_partition_list_new(parts);
             for (int p = 0; p < parts; p++)
                 rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_END;
@@ -195,14 +195,14 @@ ts_err ts_drill_read_output(const ts_drill_config *cfg, const ts_conf *conf, con
     while (eofs < parts) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
         if (!m) {
-            if (ts_drill_now_ms() - last > 60000) {
+            if (ts_wall_ms() - last > 60000) {
                 err = ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size,
                                 "reading %s: no end of partition within 60 s", topic);
                 break;
             }
             continue;
         }
-        last = ts_drill_now_ms();
+        last = ts_wall_ms();
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (m->partition >= 0 && m->partition < parts && !eof[m->partition]) {
                 eof[m->partition] = 1;
@@ -271,14 +271,14 @@ static int ts_drill_scan(volatile sig_atomic_t *stop, rd_kafka_t *c,
 {
     char eof[TS_DRILL_MAX_PARTS] = {0};
     int eofs = 0, found = 0, n = from->cnt;
-    int64_t deadline = ts_drill_now_ms() + 15000;
+    int64_t deadline = ts_wall_ms() + 15000;
 
     if (n == 0)
         return 0;
     rd_kafka_assign(c, from);
     while (found >= 0 && eofs < n) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
-        if (ts_drill_now_ms() > deadline || (stop && *stop)) {
+        if (ts_wall_ms() > deadline || (stop && *stop)) {
             found = -1;
             if (m)
                 rd_kafka_message_destroy(m);
@@ -431,14 +431,14 @@ static void ts_drill_sleep_ms(int ms)
 static int ts_drill_feed_wait(ts_drill_feed *f, rd_kafka_t *p, rd_kafka_t *c, rd_kafka_t *u,
                               int64_t n, int closers, int64_t limit)
 {
-    int64_t t0 = ts_drill_now_ms();
+    int64_t t0 = ts_wall_ms();
 
     while (!*f->stop && !atomic_load(&f->failed)) {
         rd_kafka_poll(p, 0);
         if (ts_drill_consumed(f, c, u, n, closers, limit)) {
             if (atomic_load(&f->consumed) < n)
                 atomic_store(&f->consumed, n);
-            atomic_fetch_add(&f->gate_waits_ms, ts_drill_now_ms() - t0);
+            atomic_fetch_add(&f->gate_waits_ms, ts_wall_ms() - t0);
             return 1;
         }
         ts_drill_sleep_ms(250);
@@ -488,9 +488,9 @@ static void *ts_drill_feed_main(void *arg)
         atomic_store(&f->failed, 1);
         goto out;
     }
-    t_last = ts_drill_now_ms();
+    t_last = ts_wall_ms();
     while (i < g->nrecs && !*f->stop && !atomic_load(&f->failed)) {
-        int64_t allowed = atomic_load(&f->allowed), now = ts_drill_now_ms(), k, end;
+        int64_t allowed = atomic_load(&f->allowed), now = ts_wall_ms(), k, end;
         rd_kafka_poll(p, 0);
         if (i >= allowed) {
             /* idle at the allowance: tell the main thread what is processed */
@@ -501,7 +501,7 @@ static void *ts_drill_feed_main(void *arg)
                     atomic_store(&f->consumed, i);
             }
             ts_drill_sleep_ms(20);
-            t_last = ts_drill_now_ms();
+            t_last = ts_wall_ms();
             continue;
         }
         k = (g->recs[i].ts - g->p.base) / f->phase_ms;
@@ -512,7 +512,7 @@ static void *ts_drill_feed_main(void *arg)
                 !ts_drill_feed_wait(f, p, c, u, upto, 0, g->p.base + (k - 1) * f->phase_ms))
                 continue;
             gate = k;
-            t_last = ts_drill_now_ms();
+            t_last = ts_wall_ms();
         }
         tokens += (double)(now - t_last) * (double)f->cfg->rate / 1000.0;
         t_last = now;

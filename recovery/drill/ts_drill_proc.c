@@ -20,20 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t ts_drill_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ts_drill_vsay(ts_drill *d, const char *fmt, va_list ap)
 {
     char line[1024];
 
     vsnprintf(line, sizeof(line), fmt, ap);
-    printf("[%7.1fs] %s\n", (double)(ts_drill_now_ms() - d->t0) / 1000.0, line);
+    printf("[%7.1fs] %s\n", (double)(ts_wall_ms() - d->t0) / 1000.0, line);
     fflush(stdout);
 }
 
@@ -111,7 +103,7 @@ static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
     if (!msg)
         goto out;
     if (!t)
-        t = ts_drill_now_ms();
+        t = ts_wall_ms();
     if (!strcmp(msg, "window result")) {
         in->results_logged++;
         run->results_logged++;
@@ -236,7 +228,7 @@ void ts_drill_tick(ts_drill *d)
         /* an instance that exited by itself is replaced, as an orchestrator
          * would, at most once a second */
         if (in->pid <= 0 && in->active && !in->hold && !*d->interrupted &&
-            ts_drill_now_ms() - in->last_start_ms > 1000)
+            ts_wall_ms() - in->last_start_ms > 1000)
             ts_drill_inst_start(d, i, "replaced", 0);
         if (in->pid <= 0)
             continue;
@@ -266,10 +258,10 @@ void ts_drill_tick(ts_drill *d)
 
 void ts_drill_sleep(ts_drill *d, int64_t ms)
 {
-    int64_t end = ts_drill_now_ms() + ms;
+    int64_t end = ts_wall_ms() + ms;
 
     for (;;) {
-        int64_t left = end - ts_drill_now_ms();
+        int64_t left = end - ts_wall_ms();
         struct timespec ts;
         ts_drill_tick(d);
         if (left <= 0 || *d->interrupted)
@@ -316,7 +308,7 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
 
     if (in->pid > 0)
         return TS_OK;
-    in->last_start_ms = ts_drill_now_ms();
+    in->last_start_ms = ts_wall_ms();
     state_lost = in->starts > 0 && stat(in->state_dir, &st) != 0;
     in->starts++;
     if (ts_drill_add_run(d, i, why, fault_ms))
@@ -448,7 +440,7 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
     in->last_error[0] = '\0';
     in->fenced_logged = 0;
     in->expect_exit = 0;
-    in->last_start_ms = d->runs[in->run].start_ms = ts_drill_now_ms();
+    in->last_start_ms = d->runs[in->run].start_ms = ts_wall_ms();
     return TS_OK;
 fail:
     for (size_t k = 0; kv && k < d->conf->kafka_cnt; k++)
@@ -478,7 +470,7 @@ void ts_drill_inst_signal(ts_drill *d, int i, int sig)
 int ts_drill_inst_stop(ts_drill *d, int i, int sig, int timeout_ms, int64_t *ms)
 {
     ts_drill_inst *in = &d->inst[i];
-    int64_t t0 = ts_drill_now_ms(), deadline = t0 + timeout_ms;
+    int64_t t0 = ts_wall_ms(), deadline = t0 + timeout_ms;
     int status = -1;
     pid_t pid = in->pid;
 
@@ -493,19 +485,19 @@ int ts_drill_inst_stop(ts_drill *d, int i, int sig, int timeout_ms, int64_t *ms)
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             break;
-        if (ts_drill_now_ms() > deadline) {
+        if (ts_wall_ms() > deadline) {
             ts_drill_fail(d, "instance %d did not exit within %d ms of signal %d; killing it", i,
                           timeout_ms, sig);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            *ms = ts_drill_now_ms() - t0;
+            *ms = ts_wall_ms() - t0;
             ts_drill_exited(d, i, status);
             return -1;
         }
         ts_drill_read_log(d, i);
         usleep(2000);
     }
-    *ms = ts_drill_now_ms() - t0;
+    *ms = ts_wall_ms() - t0;
     ts_drill_exited(d, i, status);
     return status;
 }

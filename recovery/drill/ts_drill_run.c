@@ -31,7 +31,7 @@ static int ts_drill_ready(const ts_drill *d, int i)
 /* Wait until instance i (or every active one, i < 0) is processing. */
 static int ts_drill_wait_ready(ts_drill *d, int i, int64_t timeout_ms)
 {
-    int64_t deadline = ts_drill_now_ms() + timeout_ms;
+    int64_t deadline = ts_wall_ms() + timeout_ms;
 
     while (!*d->interrupted) {
         int ok = 1;
@@ -41,7 +41,7 @@ static int ts_drill_wait_ready(ts_drill *d, int i, int64_t timeout_ms)
                 ok = 0;
         if (ok)
             return 1;
-        if (ts_drill_now_ms() > deadline) {
+        if (ts_wall_ms() > deadline) {
             ts_drill_say(d, "note: %s not ready within %lld ms; going on",
                          i < 0 ? "the instances were" : "the instance was", (long long)timeout_ms);
             return 0;
@@ -104,13 +104,12 @@ static void ts_drill_add_stop(ts_drill *d, int i, int64_t ms, int status)
 /* SIGTERM: the time to exit, and exit code 0, are part of the drill. */
 static void ts_drill_sigterm(ts_drill *d, int i, const char *why)
 {
-    int64_t ms, deadline = ts_drill_now_ms() + 30000;
+    int64_t ms, deadline = ts_wall_ms() + 30000;
     int st;
 
     /* a process that has not yet set up its signal handling dies of the
      * signal, as any would: give it the time to start */
-    while (d->inst[i].pid > 0 && d->inst[i].phase == TS_DRILL_STARTING &&
-           ts_drill_now_ms() < deadline) {
+    while (d->inst[i].pid > 0 && d->inst[i].phase == TS_DRILL_STARTING && ts_wall_ms() < deadline) {
         ts_drill_tick(d);
         usleep(10000);
     }
@@ -155,10 +154,10 @@ static void ts_drill_restart(ts_drill *d, int i, const char *why, int64_t fault_
 /* Wait until instance i logs that a restore began (polled closely). */
 static void ts_drill_wait_restoring(ts_drill *d, int i, int64_t timeout_ms)
 {
-    int64_t deadline = ts_drill_now_ms() + timeout_ms;
+    int64_t deadline = ts_wall_ms() + timeout_ms;
     int was = d->inst[i].phase;
 
-    while (!*d->interrupted && ts_drill_now_ms() < deadline && d->inst[i].pid > 0) {
+    while (!*d->interrupted && ts_wall_ms() < deadline && d->inst[i].pid > 0) {
         ts_drill_tick(d);
         if (d->inst[i].phase == TS_DRILL_RESTORING)
             return;
@@ -174,11 +173,11 @@ static void ts_drill_wait_restoring(ts_drill *d, int i, int64_t timeout_ms)
  * with results in it. Returns 0 on timeout. */
 static int ts_drill_wait_result(ts_drill *d, int i, int64_t timeout_ms)
 {
-    int64_t deadline = ts_drill_now_ms() + timeout_ms, n0;
+    int64_t deadline = ts_wall_ms() + timeout_ms, n0;
 
     ts_drill_tick(d);
     n0 = d->inst[i].results_logged;
-    while (!*d->interrupted && ts_drill_now_ms() < deadline && d->inst[i].pid > 0) {
+    while (!*d->interrupted && ts_wall_ms() < deadline && d->inst[i].pid > 0) {
         int64_t allowed = atomic_load(&d->feed.allowed);
         ts_drill_tick(d);
         if (d->inst[i].results_logged > n0)
@@ -225,7 +224,7 @@ static void ts_drill_cycle_kill9(ts_drill *d, int c)
         t = ts_drill_rand_range(&d->rng, 0, 2500);
         ts_drill_say(d, "cycle %d: kill -9 instance %d %lld ms after its start", c + 1, victim,
                      (long long)t);
-        ts_drill_sleep(d, d->inst[victim].last_start_ms + t - ts_drill_now_ms());
+        ts_drill_sleep(d, d->inst[victim].last_start_ms + t - ts_wall_ms());
     } else {
         /* a restore follows every restart, and every rebalance the restart
          * causes in the other instances */
@@ -238,7 +237,7 @@ static void ts_drill_cycle_kill9(ts_drill *d, int c)
         ts_drill_inst_start(d, victim, "kill9", 0);
         return;
     }
-    t = ts_drill_now_ms();
+    t = ts_wall_ms();
     phase = ts_drill_sigkill(d, victim);
     ts_drill_say(d, "instance %d killed while %s", victim, ts_drill_phase_name(phase));
     ts_drill_restart(d, victim, "kill9", t, phase);
@@ -254,7 +253,7 @@ static void ts_drill_cycle_sigterm(ts_drill *d, int c)
     ts_drill_say(d, "cycle %d: SIGTERM to instance %d %lld ms into processing", c + 1, victim,
                  (long long)t);
     ts_drill_sleep(d, t);
-    t = ts_drill_now_ms();
+    t = ts_wall_ms();
     ts_drill_sigterm(d, victim, "sigterm");
     ts_drill_restart(d, victim, "sigterm", t, TS_DRILL_PROCESSING);
 }
@@ -322,9 +321,9 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
     ts_drill_say(d, "cycle %d: SIGSTOP to instance %d as it emits a result", c + 1, victim);
     emitting = ts_drill_wait_result(d, victim, t + 15000);
     ts_drill_inst_signal(d, victim, SIGSTOP);
-    t_freeze = ts_drill_now_ms();
+    t_freeze = ts_wall_ms();
     /* the others must have been given every task */
-    while (!*d->interrupted && ts_drill_now_ms() - t_freeze < d->cfg->wait_ms) {
+    while (!*d->interrupted && ts_wall_ms() - t_freeze < d->cfg->wait_ms) {
         int tasks = 0, ok = 1;
         ts_drill_tick(d);
         for (int i = 0; i < d->ninst; i++) {
@@ -337,7 +336,7 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
             tasks += d->inst[i].assigned_tasks;
         }
         if (ok && tasks == d->cfg->partitions) {
-            takeover = ts_drill_now_ms() - t_freeze;
+            takeover = ts_wall_ms() - t_freeze;
             break;
         }
         ts_drill_sleep(d, 50);
@@ -353,8 +352,8 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
          * and bumps the producer epoch before the zombie wakes */
         int64_t until = t_freeze + d->cfg->transaction_timeout_ms + 3000;
         ts_drill_say(d, "keeping it frozen past transaction.timeout.ms (%.1f s more)",
-                     (double)(until - ts_drill_now_ms()) / 1000.0);
-        ts_drill_sleep(d, until - ts_drill_now_ms());
+                     (double)(until - ts_wall_ms()) / 1000.0);
+        ts_drill_sleep(d, until - ts_wall_ms());
     }
     aborts0 = z->aborts;
     results0 = z->results_logged;
@@ -362,10 +361,10 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
     z->expect_exit = 1;
     z->hold = 1;
     ts_drill_inst_signal(d, victim, SIGCONT);
-    t_wake = ts_drill_now_ms();
+    t_wake = ts_wall_ms();
     ts_drill_say(d, "SIGCONT to instance %d after %.1f s frozen", victim,
                  (double)(t_wake - t_freeze) / 1000.0);
-    while (!*d->interrupted && ts_drill_now_ms() - t_wake < d->cfg->wait_ms) {
+    while (!*d->interrupted && ts_wall_ms() - t_wake < d->cfg->wait_ms) {
         ts_drill_tick(d);
         if (z->pid <= 0) {
             ts_drill_run_rec *run = ts_drill_current_run(d, victim);
@@ -379,7 +378,7 @@ static void ts_drill_cycle_zombie(ts_drill *d, int c)
         }
         ts_drill_sleep(d, 50);
     }
-    back_ms = ts_drill_now_ms() - t_wake;
+    back_ms = ts_wall_ms() - t_wake;
     ts_buf_printf(&d->notes, "  zombie: instance %d frozen %s for %.1f s (takeover after %.1f s); ",
                   victim, emitting ? "as it emitted a result" : "while processing",
                   (double)(t_wake - t_freeze) / 1000.0,
@@ -456,16 +455,15 @@ static void ts_drill_cycle_broker(ts_drill *d, int c)
     ts_drill_sleep(d, t);
     for (int i = 0; i < d->ninst; i++)
         aborts0 += d->inst[i].aborts;
-    t_down = ts_drill_now_ms();
+    t_down = ts_wall_ms();
     ts_drill_command(d, kill ? d->cfg->broker_kill_command : d->cfg->broker_stop_command, b);
     ts_drill_say(d, "broker %d %s (%.1f s); keeping it down %lld ms", b,
-                 kill ? "killed" : "stopped", (double)(ts_drill_now_ms() - t_down) / 1000.0,
+                 kill ? "killed" : "stopped", (double)(ts_wall_ms() - t_down) / 1000.0,
                  (long long)d->cfg->broker_down_ms);
     ts_drill_sleep(d, d->cfg->broker_down_ms);
-    t = ts_drill_now_ms();
+    t = ts_wall_ms();
     ts_drill_command(d, d->cfg->broker_start_command, b);
-    ts_drill_say(d, "broker %d started again (%.1f s)", b,
-                 (double)(ts_drill_now_ms() - t) / 1000.0);
+    ts_drill_say(d, "broker %d started again (%.1f s)", b, (double)(ts_wall_ms() - t) / 1000.0);
     ts_drill_wait_ready(d, -1, d->cfg->wait_ms);
     for (int i = 0; i < d->ninst; i++)
         aborts += d->inst[i].aborts;
@@ -514,7 +512,7 @@ static void ts_drill_cycle_stateloss(ts_drill *d, int c)
                  "directory",
                  c + 1, kill ? "kill -9" : "SIGTERM", victim, (long long)t);
     ts_drill_sleep(d, t);
-    t = ts_drill_now_ms();
+    t = ts_wall_ms();
     if (kill) {
         phase = ts_drill_sigkill(d, victim);
     } else {
@@ -528,7 +526,7 @@ static void ts_drill_cycle_stateloss(ts_drill *d, int c)
         /* and sometimes kill it again in the middle of that full restore */
         ts_drill_wait_restoring(d, victim, d->cfg->wait_ms);
         if (d->inst[victim].pid > 0) {
-            t = ts_drill_now_ms();
+            t = ts_wall_ms();
             phase = ts_drill_sigkill(d, victim);
             ts_drill_say(d, "instance %d killed again while %s (its full restore)", victim,
                          ts_drill_phase_name(phase));
@@ -706,7 +704,7 @@ static ts_err ts_drill_setup(ts_drill *d, rd_kafka_t *admin, char *errstr, size_
     span = cfg->phases * d->phase_ms;
     /* event time in the last few hours: the broker keeps it (7 days) and
      * accepts it (not in the future) */
-    now = ts_drill_now_ms();
+    now = ts_wall_ms();
     if (span + d->grace_ms > 5LL * 24 * 3600 * 1000)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "phases: %lld phases span more event time than the broker keeps",
@@ -777,7 +775,7 @@ int ts_drill_main(ts_drill_config *cfg, ts_conf *conf, volatile sig_atomic_t *in
     d.cfg = cfg;
     d.conf = conf;
     d.interrupted = interrupted;
-    d.t0 = ts_drill_now_ms();
+    d.t0 = ts_wall_ms();
     d.rng = (uint64_t)cfg->seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
     ts_buf_init(&d.notes, 0);
     ts_buf_init(&d.failures, 0);
@@ -829,9 +827,9 @@ int ts_drill_main(ts_drill_config *cfg, ts_conf *conf, volatile sig_atomic_t *in
     rc = 1;
     if (cfg->preload > 0) {
         ts_drill_say(&d, "preloading %lld records", (long long)cfg->preload);
-        t_end = ts_drill_now_ms() + cfg->timeout_ms;
+        t_end = ts_wall_ms() + cfg->timeout_ms;
         while (!*interrupted && atomic_load(&d.feed.consumed) < cfg->preload &&
-               !atomic_load(&d.feed.failed) && ts_drill_now_ms() < t_end)
+               !atomic_load(&d.feed.failed) && ts_wall_ms() < t_end)
             ts_drill_sleep(&d, 100);
         ts_drill_say(&d, "preload processed: %lld records",
                      (long long)atomic_load(&d.feed.consumed));
@@ -854,13 +852,13 @@ int ts_drill_main(ts_drill_config *cfg, ts_conf *conf, volatile sig_atomic_t *in
         d.feed_stop = 1;
 
     ts_drill_say(&d, "cycles done; waiting for all input to be processed");
-    t_end = ts_drill_now_ms() + cfg->timeout_ms;
+    t_end = ts_wall_ms() + cfg->timeout_ms;
     {
-        int64_t next_note = ts_drill_now_ms() + 30000;
+        int64_t next_note = ts_wall_ms() + 30000;
         while (!*interrupted && !atomic_load(&d.feed.done) && !atomic_load(&d.feed.failed) &&
-               ts_drill_now_ms() < t_end) {
+               ts_wall_ms() < t_end) {
             ts_drill_sleep(&d, 100);
-            if (ts_drill_now_ms() > next_note) {
+            if (ts_wall_ms() > next_note) {
                 char states[512];
                 size_t n = 0;
                 next_note += 30000;
@@ -944,7 +942,7 @@ int ts_drill_main(ts_drill_config *cfg, ts_conf *conf, volatile sig_atomic_t *in
     printf("  unexpected exits       %d\n", d.unexpected_exits);
     printf("  feeder waits           %.1f s waiting for the processors to catch up\n",
            (double)atomic_load(&d.feed.gate_waits_ms) / 1000.0);
-    printf("  elapsed                %.1f s\n", (double)(ts_drill_now_ms() - d.t0) / 1000.0);
+    printf("  elapsed                %.1f s\n", (double)(ts_wall_ms() - d.t0) / 1000.0);
     if (d.nfailures)
         printf("  failures               %d\n%s", d.nfailures, d.failures.data);
     rc = finished && !d.nfailures && !diff.missing && !diff.duplicate && !diff.wrong &&

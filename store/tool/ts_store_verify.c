@@ -1,5 +1,6 @@
 #include "ts_store_verify.h"
 #include "ts_buf.h"
+#include "ts_clock.h"
 #include "ts_kafka.h"
 #include "ts_keys.h"
 #include "ts_store_tool.h"
@@ -8,7 +9,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* One changelog record (key and value copied out of the message). */
 typedef struct ts_vrec {
@@ -39,14 +39,6 @@ typedef struct ts_verify {
     char *errstr;
     size_t errstr_size;
 } ts_verify;
-
-static int64_t ts_verify_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void ts_vrecs_free(ts_vrecs *r)
 {
@@ -213,7 +205,7 @@ static ts_err ts_verify_read(ts_verify *v, int32_t part, ts_vrecs *recs, int64_t
                              uint64_t *nread)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    int64_t deadline = ts_verify_now_ms() + v->o->timeout_ms, position = 0;
+    int64_t deadline = ts_mono_ms() + v->o->timeout_ms, position = 0;
     rd_kafka_resp_err_t ke;
     ts_err err = TS_OK;
 
@@ -228,7 +220,7 @@ static ts_err ts_verify_read(ts_verify *v, int32_t part, ts_vrecs *recs, int64_t
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 200);
         if (!m) {
-            if (ts_verify_now_ms() > deadline) {
+            if (ts_mono_ms() > deadline) {
                 err =
                     ts_seterr(TS_ERR_TIMEOUT, v->errstr, v->errstr_size,
                               "timed out reading changelog %s partition %d at offset %" PRId64

@@ -1,0 +1,13 @@
+/* Milliseconds from the two clocks every part of tagstream reads. */
+#ifndef TS_CLOCK_H
+#define TS_CLOCK_H
+
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC: for intervals, deadlines and timeouts. */
+int64_t ts_mono_ms(void);
+
+/* CLOCK_REALTIME: milliseconds since the epoch, for event and wall time. */
+int64_t ts_wall_ms(void);
+
+#endif
