@@ -44,7 +44,8 @@ static int ready_cb(void *opaque, ts_buf *detail)
 {
     ts_processor *p = opaque;
 
-    ts_buf_printf(detail, "\"tasks_restoring\":%d", ts_processor_tasks_restoring(p));
+    ts_buf_printf(detail, "\"assigned\":%s,\"tasks_restoring\":%d",
+                  ts_processor_assigned(p) ? "true" : "false", ts_processor_tasks_restoring(p));
     return ts_processor_ready(p);
 }
 

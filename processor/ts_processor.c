@@ -1,10 +1,11 @@
 #include "ts_processor.h"
+#include "ts_proc_int.h"
 #include "ts_buf.h"
 #include "ts_clock.h"
 #include "ts_fs.h"
 #include "ts_kafka.h"
-#include "ts_kstats.h"
 #include "ts_keys.h"
+#include "ts_kstats.h"
 #include "ts_log.h"
 #include "ts_murmur2.h"
 #include "ts_restore.h"
@@ -21,113 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define TS_TXN_TIMEOUT_MS 30000 /* bound on one transactional API call */
-#define TS_TXN_RETRIES    5     /* retries of a call that timed out, then abort */
-#define TS_POLL_MS        100
-
-/* Why a record was skipped; the order of ts_skip_names. */
-enum {
-    TS_SKIP_NULL_VALUE,
-    TS_SKIP_INVALID_UTF8,
-    TS_SKIP_OVERSIZE,
-    TS_SKIP_NO_TIMESTAMP,
-    TS_SKIP_NULL_KEY,
-    TS_SKIP__N
-};
-static const char *const ts_skip_names[TS_SKIP__N] = {"null_value", "invalid_utf8", "oversize",
-                                                      "no_timestamp", "null_key"};
-
-/* Sub-topology 0: the state of one input partition. */
-typedef struct ts_source {
-    int assigned;
-    int64_t next;      /* next offset to process, -1: none processed */
-    int64_t committed; /* next offset as committed, -1: unknown */
-} ts_source;
-
-typedef enum ts_slot_state {
-    TS_SLOT_NONE,      /* not ours */
-    TS_SLOT_OFFSETS,   /* assigned: fetch the committed offset (stable) */
-    TS_SLOT_RESTORING, /* replaying the changelog into the store */
-    TS_SLOT_ACTIVE,    /* processing */
-    TS_SLOT_SUSPENDED, /* revoked; store kept open in case it comes back */
-} ts_slot_state;
-
-/* Sub-topology 1: one repartition partition and its task. */
-typedef struct ts_slot {
-    ts_slot_state state;
-    ts_task *task;
-    int64_t committed;    /* committed input offset from the broker, -1: none */
-    int64_t committed_st; /* stream time from the committed offset's metadata */
-    int have_st;
-    int64_t changelog_hi;  /* highest changelog offset delivered in the open txn */
-    int64_t purged;        /* repartition offset up to which records were deleted */
-    int64_t restore_total; /* records to replay when the restore began */
-} ts_slot;
-
-typedef struct ts_proc_metrics {
-    ts_counter *consumed_input, *consumed_repartition;
-    ts_counter *skipped[TS_SKIP__N];
-    ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
-    ts_counter *txn_committed, *txn_aborted, *rebalances;
-    ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
-    ts_histogram *commit_latency;
-    ts_gauge *tasks_active, *tasks_restoring, *restore_remaining, *store_bytes;
-    ts_gauge *cache_entries, *ready;
-} ts_proc_metrics;
-
-struct ts_processor {
-    const ts_proc_config *cfg;
-    const ts_conf *conf;
-    char *instance_id;
-    char *txn_id;
-    char *app_dir; /* <state.dir>/<application.id> */
-    char *repartition_topic;
-    char *changelog_topic;
-    int lock_fd;
-    int32_t npart;
-
-    rd_kafka_t *producer;
-    rd_kafka_t *consumer;
-    rd_kafka_queue_t *admin_q;
-    ts_restore *restore;
-    ts_store_options store_opts;
-    ts_task_sink sink;
-
-    ts_source *sources;
-    ts_slot *slots;
-    int assigned_once;
-    int txn_open;
-    int64_t next_commit_ms;
-    int64_t last_purge_ms;
-    int64_t last_gauges_ms;
-    int64_t recover_since_ms;    /* producer replacements: the window's start */
-    int recoveries;              /* and how many in that window */
-    int64_t last_progress_ms;    /* restore progress log */
-    volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
-    ts_err fatal;                /* set by callbacks that cannot return an error */
-    char fatal_msg[512];
-    char produce_msg[256]; /* why the last produce failed (a task's error names only the task) */
-
-    ts_buf value; /* scratch for result values */
-    char *norm;   /* scratch for normalized tags */
-    size_t norm_cap;
-    uint64_t skipped[TS_SKIP__N];
-    uint64_t filtered;
-
-    ts_metrics *metrics;
-    ts_proc_metrics m;
-    ts_kstats *kstats;
-    /* consumer lag per assigned partition, refreshed by the loop every
-     * second, read by the /metrics collector */
-    pthread_mutex_t lag_lock;
-    int64_t *lag; /* [2 * npart]: input partitions, then repartition; -1: not ours */
-    _Atomic int64_t heartbeat_ms;
-    _Atomic int ready;
-    _Atomic int restoring;
-};
 
 /* ---- state directory: instance id and lock ---- */
 
@@ -184,105 +80,6 @@ static ts_err ts_proc_lock(ts_processor *p, char *errstr, size_t errstr_size)
         return ts_seterr(TS_ERR_EXISTS, errstr, errstr_size,
                          "state directory %s is in use by another tagstream-processor", p->app_dir);
     return TS_OK;
-}
-
-/* ---- metrics ---- */
-
-static void ts_proc_metrics_init(ts_processor *p)
-{
-    ts_metrics *r = p->metrics;
-    ts_proc_metrics *m = &p->m;
-    char labels[128];
-    static const double latency[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                     0.1,   0.25,   0.5,   1,    2.5,   5};
-
-    if (!r)
-        return;
-    m->consumed_input = ts_metrics_counter(r, "tagstream_records_consumed_total",
-                                           "Records consumed, by topic role.", "topic=\"input\"");
-    m->consumed_repartition =
-        ts_metrics_counter(r, "tagstream_records_consumed_total",
-                           "Records consumed, by topic role.", "topic=\"repartition\"");
-    for (int i = 0; i < TS_SKIP__N; i++) {
-        const char *pairs[] = {"reason", ts_skip_names[i], NULL};
-        m->skipped[i] = ts_metrics_counter(r, "tagstream_records_skipped_total",
-                                           "Bad records skipped, by reason.",
-                                           ts_metrics_labels(labels, sizeof(labels), pairs));
-    }
-    m->filtered = ts_metrics_counter(r, "tagstream_records_filtered_total",
-                                     "Records dropped by the length filter (min.length).", NULL);
-    m->late = ts_metrics_counter(r, "tagstream_late_records_dropped_total",
-                                 "Records dropped because their window had closed.", NULL);
-    m->windows_closed = ts_metrics_counter(r, "tagstream_windows_closed_total",
-                                           "Windows whose final counts were decided.", NULL);
-    m->results = ts_metrics_counter(r, "tagstream_results_emitted_total",
-                                    "Final window results written to the output topic.", NULL);
-    m->windows_expired =
-        ts_metrics_counter(r, "tagstream_windows_expired_total",
-                           "Windows deleted from the store after window.retention.ms.", NULL);
-    m->txn_committed = ts_metrics_counter(r, "tagstream_transactions_committed_total",
-                                          "Transactions committed.", NULL);
-    m->txn_aborted = ts_metrics_counter(r, "tagstream_transactions_aborted_total",
-                                        "Transactions aborted.", NULL);
-    m->rebalances = ts_metrics_counter(r, "tagstream_rebalances_total",
-                                       "Partition assignments and revocations.", NULL);
-    m->restored_records = ts_metrics_counter(r, "tagstream_restore_records_total",
-                                             "Changelog records replayed into stores.", NULL);
-    m->restores_full = ts_metrics_counter(r, "tagstream_restores_total",
-                                          "Store restores started, by kind.", "kind=\"full\"");
-    m->restores_tail = ts_metrics_counter(r, "tagstream_restores_total",
-                                          "Store restores started, by kind.", "kind=\"tail\"");
-    m->dlq = ts_metrics_counter(r, "tagstream_deadletter_records_total",
-                                "Bad records written to the dead-letter topic.", NULL);
-    m->producer_restarts = ts_metrics_counter(
-        r, "tagstream_producer_restarts_total",
-        "Transactional producers replaced after a fatal error (fenced, or a transaction the "
-        "coordinator aborted), each followed by a rejoin of the group.",
-        NULL);
-    m->commit_latency = ts_metrics_histogram(
-        r, "tagstream_commit_latency_seconds",
-        "Time to flush the changelog, send offsets and commit one transaction.", NULL, latency,
-        sizeof(latency) / sizeof(latency[0]));
-    m->tasks_active = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
-                                       "state=\"active\"");
-    m->tasks_restoring = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
-                                          "state=\"restoring\"");
-    m->restore_remaining =
-        ts_metrics_gauge(r, "tagstream_restore_remaining_records",
-                         "Changelog records still to replay (approximate).", NULL);
-    m->store_bytes = ts_metrics_gauge(r, "tagstream_store_bytes",
-                                      "Size of the live RocksDB files of all stores.", NULL);
-    m->cache_entries = ts_metrics_gauge(r, "tagstream_cache_entries",
-                                        "Keys changed in the open transaction.", NULL);
-    m->ready =
-        ts_metrics_gauge(r, "tagstream_ready", "1 when every assigned task is restored.", NULL);
-}
-
-static void ts_proc_lag_collect(void *opaque, ts_buf *out)
-{
-    ts_processor *p = opaque;
-    char labels[512], part[16];
-
-    pthread_mutex_lock(&p->lag_lock);
-    for (int32_t i = 0; p->lag && i < 2 * p->npart; i++) {
-        const char *pairs[] = {"topic", i < p->npart ? p->cfg->input_topic : p->repartition_topic,
-                               "partition", part, NULL};
-        if (p->lag[i] < 0)
-            continue;
-        snprintf(part, sizeof(part), "%d", (int)(i % p->npart));
-        ts_buf_printf(out, "tagstream_consumer_lag_records{%s} %" PRId64 "\n",
-                      ts_metrics_labels(labels, sizeof(labels), pairs), p->lag[i]);
-    }
-    pthread_mutex_unlock(&p->lag_lock);
-}
-
-static int ts_proc_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
-{
-    ts_processor *p = opaque;
-
-    ts_kstats_update(p->kstats, rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? "producer" : "consumer",
-                     json, len);
-    return 0; /* librdkafka frees json */
 }
 
 /* ---- sinks of the window tasks ---- */
@@ -569,7 +366,7 @@ static void ts_proc_rewind(ts_processor *p)
 }
 
 /* Abort the open transaction and go back to the committed state. */
-static ts_err ts_proc_abort(ts_processor *p, const char *why)
+ts_err ts_proc_abort(ts_processor *p, const char *why)
 {
     rd_kafka_error_t *e = NULL;
     char msg[512];
@@ -655,7 +452,7 @@ static void ts_proc_add_offsets(ts_processor *p, rd_kafka_topic_partition_list_t
  * Returns TS_OK also when the transaction had to be aborted (the loop goes
  * on from the committed offsets); an error only when it is fatal.
  */
-static ts_err ts_proc_commit(ts_processor *p)
+ts_err ts_proc_commit(ts_processor *p)
 {
     rd_kafka_topic_partition_list_t *offsets;
     rd_kafka_consumer_group_metadata_t *gm;
@@ -742,7 +539,7 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
     ts_counter_add(p->m.skipped[reason], 1);
     if (ts_log_sampled(n, 10, 1000)) {
         ts_log_ev *ev = ts_log_begin(TS_LOG_WARN, "processor", "skipping a bad record");
-        ts_log_cstr(ev, "reason", ts_skip_names[reason]);
+        ts_log_cstr(ev, "reason", ts_proc_skip_names[reason]);
         ts_log_cstr(ev, "topic", rd_kafka_topic_name(m->rkt));
         ts_log_int(ev, "partition", m->partition);
         ts_log_int(ev, "offset", m->offset);
@@ -755,7 +552,7 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
         char num[32];
         const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_header_add(h, "tagstream.error.reason", -1, ts_skip_names[reason], -1);
+        rd_kafka_header_add(h, "tagstream.error.reason", -1, ts_proc_skip_names[reason], -1);
         rd_kafka_header_add(h, "tagstream.source.topic", -1, topic, -1);
         snprintf(num, sizeof(num), "%d", (int)m->partition);
         rd_kafka_header_add(h, "tagstream.source.partition", -1, num, -1);
@@ -834,357 +631,6 @@ static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m)
     return TS_OK;
 }
 
-/* ---- assignment and restore ---- */
-
-static ts_err ts_proc_task_dir(ts_processor *p, int32_t part, char *buf, size_t size)
-{
-    int n = snprintf(buf, size, "%s/1_%d", p->app_dir, (int)part);
-
-    return n < 0 || (size_t)n >= size ? TS_ERR_INVALID : TS_OK;
-}
-
-static void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-
-    rd_kafka_topic_partition_list_add(l, topic, part);
-    if (resume)
-        rd_kafka_resume_partitions(p->consumer, l);
-    else
-        rd_kafka_pause_partitions(p->consumer, l);
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void ts_proc_close_slot(ts_processor *p, int32_t part)
-{
-    ts_slot *s = &p->slots[part];
-
-    ts_restore_remove(p->restore, part);
-    ts_task_close(s->task);
-    s->task = NULL;
-    s->state = TS_SLOT_NONE;
-}
-
-static void ts_proc_update_ready(ts_processor *p)
-{
-    int restoring = 0;
-
-    for (int32_t i = 0; i < p->npart; i++)
-        restoring += p->slots[i].state == TS_SLOT_OFFSETS || p->slots[i].state == TS_SLOT_RESTORING;
-    atomic_store(&p->restoring, restoring);
-    atomic_store(&p->ready, p->assigned_once && restoring == 0);
-    ts_gauge_set(p->m.ready, p->assigned_once && restoring == 0);
-}
-
-static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *parts)
-{
-    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(parts->cnt);
-    char *keep = calloc((size_t)p->npart, 1);
-    rd_kafka_resp_err_t kerr;
-    ts_log_ev *ev;
-
-    for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        if (tp->partition < 0 || tp->partition >= p->npart)
-            continue;
-        if (!strcmp(tp->topic, p->cfg->input_topic)) {
-            p->sources[tp->partition].assigned = 1;
-            p->sources[tp->partition].next = -1;
-            p->sources[tp->partition].committed = -1;
-        } else if (!strcmp(tp->topic, p->repartition_topic)) {
-            ts_slot *s = &p->slots[tp->partition];
-            if (keep)
-                keep[tp->partition] = 1;
-            s->state = TS_SLOT_OFFSETS; /* a suspended task keeps its open store */
-            rd_kafka_topic_partition_list_add(pause, tp->topic, tp->partition);
-        }
-    }
-    /* Stores of tasks that went elsewhere are closed, files left in place:
-     * if the task comes back they are checked against the changelog. */
-    for (int32_t i = 0; i < p->npart; i++)
-        if (p->slots[i].state == TS_SLOT_SUSPENDED && (!keep || !keep[i]))
-            ts_proc_close_slot(p, i);
-    free(keep);
-    kerr = rd_kafka_assign(p->consumer, parts);
-    if (kerr)
-        ts_logf(TS_LOG_ERROR, "processor", "cannot take the assignment: %s",
-                rd_kafka_err2str(kerr));
-    rd_kafka_pause_partitions(p->consumer, pause);
-    ev = ts_log_begin(TS_LOG_INFO, "processor", "partitions assigned");
-    ts_log_int(ev, "partitions", parts->cnt);
-    ts_log_int(ev, "tasks_to_restore", pause->cnt);
-    ts_log_end(ev);
-    rd_kafka_topic_partition_list_destroy(pause);
-    p->assigned_once = 1;
-    ts_proc_update_ready(p);
-}
-
-static void ts_proc_on_revoke(ts_processor *p, int lost)
-{
-    ts_err err;
-
-    if (lost) {
-        /* Others may own our partitions already: nothing of the open
-         * transaction may be committed. */
-        if (p->txn_open)
-            err = ts_proc_abort(p, "the partition assignment was lost");
-        else
-            err = TS_OK;
-    } else {
-        err = ts_proc_commit(p);
-    }
-    if (err && !p->fatal) {
-        p->fatal = err;
-    }
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_slot *s = &p->slots[i];
-        p->sources[i].assigned = 0;
-        if (s->state == TS_SLOT_NONE)
-            continue;
-        ts_restore_remove(p->restore, i);
-        s->state = s->task ? TS_SLOT_SUSPENDED : TS_SLOT_NONE;
-    }
-    rd_kafka_assign(p->consumer, NULL);
-    ts_logf(TS_LOG_INFO, "processor", "partitions revoked%s", lost ? " (assignment lost)" : "");
-    ts_proc_update_ready(p);
-}
-
-static void ts_proc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                                 rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    ts_processor *p = opaque;
-
-    (void)rk;
-    ts_counter_add(p->m.rebalances, 1);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-        ts_proc_on_assign(p, parts);
-    else
-        ts_proc_on_revoke(p, rd_kafka_assignment_lost(p->consumer));
-}
-
-/*
- * Decide how a task's store is brought up to date: checked against what Kafka
- * committed and what the changelog holds, it is either reused (replay the
- * tail after the offset it records) or wiped (replay everything).
- */
-static ts_err ts_proc_plan_restore(ts_processor *p, int32_t part, char *errstr, size_t errstr_size)
-{
-    ts_slot *s = &p->slots[part];
-    ts_store_meta meta;
-    int64_t low, end, from;
-    const char *why = NULL;
-    char dir[4200];
-    ts_log_ev *ev;
-    ts_err err;
-
-    if (ts_proc_task_dir(p, part, dir, sizeof(dir)))
-        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "state.dir: path too long");
-    if (!s->task) {
-        err = ts_task_open(&(ts_task_config){p->cfg->window_size_ms, p->cfg->window_grace_ms,
-                                             p->cfg->window_retention_ms, p->cfg->min_count,
-                                             p->cfg->application_id},
-                           dir, part, &p->store_opts, &p->sink, &s->task, errstr, errstr_size);
-        if (err)
-            return err;
-    }
-    err = ts_restore_watermarks(p->restore, part, 5000, &low, &end, errstr, errstr_size);
-    if (err)
-        return err;
-    err = ts_store_read_meta(ts_task_store(s->task), &meta, errstr, errstr_size);
-    if (err)
-        why = "its metadata does not decode";
-    else if (meta.format_version == 0)
-        why = ts_store_estimate_keys(ts_task_store(s->task)) > 0 ? "it has no metadata" : NULL;
-    else if (meta.format_version != TS_STORE_FORMAT_VERSION)
-        why = "it has another format version";
-    else if (strcmp(meta.application_id, p->cfg->application_id) ||
-             strcmp(meta.task_id, ts_task_id(s->task)))
-        why = "it belongs to another application or task";
-    else if (meta.changelog_offset < low || meta.changelog_offset > end)
-        why = "its changelog offset is outside the changelog";
-    else if (s->committed >= 0 && meta.input_offset > s->committed)
-        why = "it is ahead of the committed input offset";
-    if (why) {
-        ts_log_ev *w =
-            ts_log_begin(TS_LOG_WARN, "processor", "discarding the local store: %s", why);
-        ts_log_cstr(w, "task", ts_task_id(s->task));
-        ts_log_end(w);
-        ts_task_close(s->task);
-        s->task = NULL;
-        err = ts_store_wipe(dir, errstr, errstr_size);
-        if (err)
-            return err;
-        return ts_proc_plan_restore(p, part, errstr, errstr_size);
-    }
-    from = meta.format_version == 0 ? low : meta.changelog_offset;
-    if (meta.format_version == 0)
-        ts_counter_add(p->m.restores_full, 1);
-    else
-        ts_counter_add(p->m.restores_tail, 1);
-    s->restore_total = end - from;
-    ev = ts_log_begin(TS_LOG_INFO, "processor", "restoring task %s", ts_task_id(s->task));
-    ts_log_cstr(ev, "kind", meta.format_version == 0 ? "full" : "tail");
-    ts_log_int(ev, "from_offset", from);
-    ts_log_int(ev, "to_offset", end);
-    ts_log_int(ev, "committed_input_offset", s->committed);
-    ts_log_end(ev);
-    err = ts_restore_add(p->restore, part, ts_task_store(s->task), from, end, errstr, errstr_size);
-    if (err)
-        return err;
-    s->state = TS_SLOT_RESTORING;
-    return TS_OK;
-}
-
-/* Fetch committed offsets (stable: the broker holds the answer while a
- * transaction that wrote offsets for them is pending) for tasks that need them. */
-static ts_err ts_proc_fetch_offsets(ts_processor *p)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(p->npart);
-    rd_kafka_resp_err_t err;
-    char msg[512];
-
-    for (int32_t i = 0; i < p->npart; i++)
-        if (p->slots[i].state == TS_SLOT_OFFSETS)
-            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
-    if (l->cnt == 0) {
-        rd_kafka_topic_partition_list_destroy(l);
-        return TS_OK;
-    }
-    err = rd_kafka_committed(p->consumer, l, 2000);
-    if (err) {
-        /* e.g. a transaction of a previous owner still pending: try again */
-        ts_logf(TS_LOG_INFO, "processor", "committed offsets not available yet: %s",
-                rd_kafka_err2str(err));
-        rd_kafka_topic_partition_list_destroy(l);
-        return TS_OK;
-    }
-    for (int i = 0; i < l->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &l->elems[i];
-        ts_slot *s = &p->slots[tp->partition];
-        ts_err e;
-        if (tp->err || s->state != TS_SLOT_OFFSETS)
-            continue;
-        s->committed = tp->offset >= 0 ? tp->offset : -1;
-        s->have_st = ts_task_meta_parse(tp->metadata, tp->metadata_size, &s->committed_st);
-        e = ts_proc_plan_restore(p, tp->partition, msg, sizeof(msg));
-        if (e) {
-            ts_logf(TS_LOG_WARN, "processor", "cannot restore task 1_%d yet: %s",
-                    (int)tp->partition, msg);
-            if (e == TS_ERR_STORE || e == TS_ERR_IO) {
-                rd_kafka_topic_partition_list_destroy(l);
-                return ts_seterr(e, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
-            }
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    return TS_OK;
-}
-
-/* A restore finished: load the task's position and start processing. */
-static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d)
-{
-    ts_slot *s = &p->slots[d->partition];
-    ts_store_meta meta;
-    int64_t st;
-    char msg[512];
-    ts_log_ev *ev;
-    ts_err err;
-
-    if (s->state != TS_SLOT_RESTORING)
-        return TS_OK;
-    err = ts_store_read_meta(ts_task_store(s->task), &meta, msg, sizeof(msg));
-    if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
-    /* The committed offset's metadata is the truth (it commits with the
-     * changelog); the store's copy only serves where there is none. */
-    st = s->have_st ? s->committed_st : meta.stream_time;
-    err = ts_task_load(s->task, st, s->committed, d->next_offset, msg, sizeof(msg));
-    if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
-    ts_counter_add(p->m.restored_records, d->records);
-    if (s->committed >= 0) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_error_t *e;
-        rd_kafka_topic_partition_list_add(l, p->repartition_topic, d->partition)->offset =
-            s->committed;
-        e = rd_kafka_seek_partitions(p->consumer, l, 10000);
-        if (e) {
-            ts_logf(TS_LOG_WARN, "processor", "seek on restore: %s", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-        }
-        rd_kafka_topic_partition_list_destroy(l);
-    }
-    s->state = TS_SLOT_ACTIVE;
-    ts_proc_pause(p, p->repartition_topic, d->partition, 1);
-    ev = ts_log_begin(TS_LOG_INFO, "processor", "task %s restored", ts_task_id(s->task));
-    ts_log_int(ev, "records", (int64_t)d->records);
-    ts_log_int(ev, "elapsed_ms", d->elapsed_ms);
-    ts_log_dbl(ev, "records_per_second",
-               d->elapsed_ms > 0 ? (double)d->records * 1000.0 / (double)d->elapsed_ms : 0);
-    ts_log_int(ev, "stream_time", st);
-    ts_log_int(ev, "input_offset", s->committed);
-    ts_log_end(ev);
-    ts_proc_update_ready(p);
-    return TS_OK;
-}
-
-/* Every five seconds, how far each restore has come. */
-static void ts_proc_restore_progress(ts_processor *p)
-{
-    int64_t now = ts_mono_ms();
-
-    if (now - p->last_progress_ms < 5000)
-        return;
-    p->last_progress_ms = now;
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_restore_progress pr;
-        int64_t elapsed;
-        ts_log_ev *ev;
-        if (p->slots[i].state != TS_SLOT_RESTORING || !ts_restore_get_progress(p->restore, i, &pr))
-            continue;
-        elapsed = now - pr.started_ms;
-        ev = ts_log_begin(TS_LOG_INFO, "processor", "restoring task 1_%d", (int)i);
-        ts_log_cstr(ev, "phase", "progress");
-        ts_log_int(ev, "records", (int64_t)pr.records);
-        ts_log_int(ev, "offset", pr.position);
-        ts_log_int(ev, "to_offset", pr.end);
-        ts_log_int(ev, "remaining_offsets", pr.end > pr.position ? pr.end - pr.position : 0);
-        ts_log_dbl(ev, "records_per_second",
-                   elapsed > 0 ? (double)pr.records * 1000.0 / (double)elapsed : 0);
-        ts_log_end(ev);
-    }
-}
-
-static ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
-{
-    ts_restore_done done[16];
-    size_t n = 0;
-    int32_t failed = -1;
-    char msg[512];
-    ts_err err;
-
-    err = ts_proc_fetch_offsets(p);
-    if (err)
-        return err;
-    if (ts_restore_active(p->restore) == 0)
-        return TS_OK;
-    err = ts_restore_step(p->restore, budget_ms, done, 16, &n, &failed, msg, sizeof(msg));
-    ts_proc_restore_progress(p);
-    if (err) {
-        ts_logf(TS_LOG_ERROR, "processor", "restore of task 1_%d failed: %s", (int)failed, msg);
-        if (failed >= 0 && failed < p->npart && p->slots[failed].state == TS_SLOT_RESTORING)
-            p->slots[failed].state = TS_SLOT_OFFSETS; /* start over */
-        if (err == TS_ERR_STORE)
-            return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
-    }
-    for (size_t i = 0; i < n; i++) {
-        err = ts_proc_restored(p, &done[i]);
-        if (err)
-            return err;
-    }
-    return TS_OK;
-}
-
 /* ---- periodic work ---- */
 
 static void ts_proc_purge(ts_processor *p)
@@ -1222,81 +668,6 @@ static void ts_proc_purge(ts_processor *p)
         rd_kafka_DeleteRecords_destroy(dr);
     }
     rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* Lag of each partition we consume: the high watermark librdkafka last saw
- * minus our position (for the transactional repartition topic this counts
- * the transaction markers too: an upper bound). */
-static void ts_proc_update_lag(ts_processor *p)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * p->npart);
-    int64_t *lag = malloc(2 * (size_t)p->npart * sizeof(*lag));
-
-    if (!lag) {
-        rd_kafka_topic_partition_list_destroy(l);
-        return;
-    }
-    for (int32_t i = 0; i < 2 * p->npart; i++)
-        lag[i] = -1;
-    for (int32_t i = 0; i < p->npart; i++) {
-        if (p->sources[i].assigned)
-            rd_kafka_topic_partition_list_add(l, p->cfg->input_topic, i);
-        if (p->slots[i].state == TS_SLOT_ACTIVE)
-            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
-    }
-    if (l->cnt > 0 && rd_kafka_position(p->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < l->cnt; i++) {
-            rd_kafka_topic_partition_t *tp = &l->elems[i];
-            int64_t lo, hi;
-            int idx = tp->partition + (strcmp(tp->topic, p->cfg->input_topic) ? p->npart : 0);
-            if (tp->offset < 0 ||
-                rd_kafka_get_watermark_offsets(p->consumer, tp->topic, tp->partition, &lo, &hi) ||
-                hi < 0)
-                continue;
-            lag[idx] = hi > tp->offset ? hi - tp->offset : 0;
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    pthread_mutex_lock(&p->lag_lock);
-    free(p->lag);
-    p->lag = lag;
-    pthread_mutex_unlock(&p->lag_lock);
-}
-
-static void ts_proc_gauges(ts_processor *p)
-{
-    double active = 0, restoring = 0, remaining = 0, bytes = 0;
-
-    if (!p->metrics || ts_mono_ms() - p->last_gauges_ms < 1000)
-        return;
-    p->last_gauges_ms = ts_mono_ms();
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_slot *s = &p->slots[i];
-        ts_restore_progress prog;
-        if (s->state == TS_SLOT_ACTIVE)
-            active++;
-        if (s->state == TS_SLOT_OFFSETS || s->state == TS_SLOT_RESTORING)
-            restoring++;
-        if (s->state == TS_SLOT_RESTORING && ts_restore_get_progress(p->restore, i, &prog))
-            remaining += (double)(prog.end > prog.position ? prog.end - prog.position : 0);
-        if (s->task)
-            bytes += (double)ts_store_disk_bytes(ts_task_store(s->task));
-    }
-    ts_proc_update_lag(p);
-    ts_gauge_set(p->m.tasks_active, active);
-    ts_gauge_set(p->m.tasks_restoring, restoring);
-    ts_gauge_set(p->m.restore_remaining, remaining);
-    ts_gauge_set(p->m.store_bytes, bytes);
-}
-
-/* Fold the task counters into the registry (tasks count, the registry sums). */
-static void ts_proc_task_stats(ts_processor *p, ts_task_stats *before, ts_task *t)
-{
-    const ts_task_stats *now = ts_task_get_stats(t);
-
-    ts_counter_add(p->m.windows_closed, now->windows_closed - before->windows_closed);
-    ts_counter_add(p->m.results, now->results - before->results);
-    ts_counter_add(p->m.windows_expired, now->windows_expired - before->windows_expired);
 }
 
 /* ---- the loop ---- */
@@ -1759,4 +1130,9 @@ int ts_processor_ready(const ts_processor *p)
 int ts_processor_tasks_restoring(const ts_processor *p)
 {
     return atomic_load(&p->restoring);
+}
+
+int ts_processor_assigned(const ts_processor *p)
+{
+    return atomic_load(&p->assigned_once);
 }

@@ -56,5 +56,8 @@ void ts_processor_destroy(ts_processor *p);
 int64_t ts_processor_heartbeat_ms(const ts_processor *p); /* last loop turn, monotonic ms */
 int ts_processor_ready(const ts_processor *p);
 int ts_processor_tasks_restoring(const ts_processor *p);
+/* The group has given this instance an assignment (possibly empty) since it
+ * started: until then it is not ready, and restores nothing either. */
+int ts_processor_assigned(const ts_processor *p);
 
 #endif

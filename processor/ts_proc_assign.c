@@ -1,0 +1,366 @@
+/*
+ * Assignment and revocation of partitions (eager, from the rebalance
+ * callback), and the restore of each assigned task: read the committed
+ * offsets, decide between the local store, a tail replay and a full one,
+ * run the restores in slices of the loop, and resume the partition when its
+ * task is restored. docs/DESIGN.md, "Restore".
+ */
+#include "ts_proc_int.h"
+#include "ts_clock.h"
+#include "ts_log.h"
+#include "ts_restore.h"
+#include "ts_task.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ts_err ts_proc_task_dir(ts_processor *p, int32_t part, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/1_%d", p->app_dir, (int)part);
+
+    return n < 0 || (size_t)n >= size ? TS_ERR_INVALID : TS_OK;
+}
+
+static void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+    rd_kafka_topic_partition_list_add(l, topic, part);
+    if (resume)
+        rd_kafka_resume_partitions(p->consumer, l);
+    else
+        rd_kafka_pause_partitions(p->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void ts_proc_close_slot(ts_processor *p, int32_t part)
+{
+    ts_slot *s = &p->slots[part];
+
+    ts_restore_remove(p->restore, part);
+    ts_task_close(s->task);
+    s->task = NULL;
+    s->state = TS_SLOT_NONE;
+}
+
+static void ts_proc_update_ready(ts_processor *p)
+{
+    int restoring = 0;
+
+    for (int32_t i = 0; i < p->npart; i++)
+        restoring += p->slots[i].state == TS_SLOT_OFFSETS || p->slots[i].state == TS_SLOT_RESTORING;
+    atomic_store(&p->restoring, restoring);
+    atomic_store(&p->ready, p->assigned_once && restoring == 0);
+    ts_gauge_set(p->m.ready, p->assigned_once && restoring == 0);
+}
+
+static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(parts->cnt);
+    char *keep = calloc((size_t)p->npart, 1);
+    rd_kafka_resp_err_t kerr;
+    ts_log_ev *ev;
+
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (tp->partition < 0 || tp->partition >= p->npart)
+            continue;
+        if (!strcmp(tp->topic, p->cfg->input_topic)) {
+            p->sources[tp->partition].assigned = 1;
+            p->sources[tp->partition].next = -1;
+            p->sources[tp->partition].committed = -1;
+        } else if (!strcmp(tp->topic, p->repartition_topic)) {
+            ts_slot *s = &p->slots[tp->partition];
+            if (keep)
+                keep[tp->partition] = 1;
+            s->state = TS_SLOT_OFFSETS; /* a suspended task keeps its open store */
+            rd_kafka_topic_partition_list_add(pause, tp->topic, tp->partition);
+        }
+    }
+    /* Stores of tasks that went elsewhere are closed, files left in place:
+     * if the task comes back they are checked against the changelog. */
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].state == TS_SLOT_SUSPENDED && (!keep || !keep[i]))
+            ts_proc_close_slot(p, i);
+    free(keep);
+    kerr = rd_kafka_assign(p->consumer, parts);
+    if (kerr)
+        ts_logf(TS_LOG_ERROR, "processor", "cannot take the assignment: %s",
+                rd_kafka_err2str(kerr));
+    rd_kafka_pause_partitions(p->consumer, pause);
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "partitions assigned");
+    ts_log_int(ev, "partitions", parts->cnt);
+    ts_log_int(ev, "tasks_to_restore", pause->cnt);
+    ts_log_end(ev);
+    rd_kafka_topic_partition_list_destroy(pause);
+    p->assigned_once = 1;
+    ts_proc_update_ready(p);
+}
+
+static void ts_proc_on_revoke(ts_processor *p, int lost)
+{
+    ts_err err;
+
+    if (lost) {
+        /* Others may own our partitions already: nothing of the open
+         * transaction may be committed. */
+        if (p->txn_open)
+            err = ts_proc_abort(p, "the partition assignment was lost");
+        else
+            err = TS_OK;
+    } else {
+        err = ts_proc_commit(p);
+    }
+    if (err && !p->fatal) {
+        p->fatal = err;
+    }
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_slot *s = &p->slots[i];
+        p->sources[i].assigned = 0;
+        if (s->state == TS_SLOT_NONE)
+            continue;
+        ts_restore_remove(p->restore, i);
+        s->state = s->task ? TS_SLOT_SUSPENDED : TS_SLOT_NONE;
+    }
+    rd_kafka_assign(p->consumer, NULL);
+    ts_logf(TS_LOG_INFO, "processor", "partitions revoked%s", lost ? " (assignment lost)" : "");
+    ts_proc_update_ready(p);
+}
+
+void ts_proc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ts_processor *p = opaque;
+
+    (void)rk;
+    ts_counter_add(p->m.rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        ts_proc_on_assign(p, parts);
+    else
+        ts_proc_on_revoke(p, rd_kafka_assignment_lost(p->consumer));
+}
+
+/*
+ * Decide how a task's store is brought up to date: checked against what Kafka
+ * committed and what the changelog holds, it is either reused (replay the
+ * tail after the offset it records) or wiped (replay everything).
+ */
+static ts_err ts_proc_plan_restore(ts_processor *p, int32_t part, char *errstr, size_t errstr_size)
+{
+    ts_slot *s = &p->slots[part];
+    ts_store_meta meta;
+    int64_t low, end, from;
+    const char *why = NULL;
+    char dir[4200];
+    ts_log_ev *ev;
+    ts_err err;
+
+    if (ts_proc_task_dir(p, part, dir, sizeof(dir)))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "state.dir: path too long");
+    if (!s->task) {
+        err = ts_task_open(&(ts_task_config){p->cfg->window_size_ms, p->cfg->window_grace_ms,
+                                             p->cfg->window_retention_ms, p->cfg->min_count,
+                                             p->cfg->application_id},
+                           dir, part, &p->store_opts, &p->sink, &s->task, errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    err = ts_restore_watermarks(p->restore, part, 5000, &low, &end, errstr, errstr_size);
+    if (err)
+        return err;
+    err = ts_store_read_meta(ts_task_store(s->task), &meta, errstr, errstr_size);
+    if (err)
+        why = "its metadata does not decode";
+    else if (meta.format_version == 0)
+        why = ts_store_estimate_keys(ts_task_store(s->task)) > 0 ? "it has no metadata" : NULL;
+    else if (meta.format_version != TS_STORE_FORMAT_VERSION)
+        why = "it has another format version";
+    else if (strcmp(meta.application_id, p->cfg->application_id) ||
+             strcmp(meta.task_id, ts_task_id(s->task)))
+        why = "it belongs to another application or task";
+    else if (meta.changelog_offset < low || meta.changelog_offset > end)
+        why = "its changelog offset is outside the changelog";
+    else if (s->committed >= 0 && meta.input_offset > s->committed)
+        why = "it is ahead of the committed input offset";
+    if (why) {
+        ts_log_ev *w =
+            ts_log_begin(TS_LOG_WARN, "processor", "discarding the local store: %s", why);
+        ts_log_cstr(w, "task", ts_task_id(s->task));
+        ts_log_end(w);
+        ts_task_close(s->task);
+        s->task = NULL;
+        err = ts_store_wipe(dir, errstr, errstr_size);
+        if (err)
+            return err;
+        return ts_proc_plan_restore(p, part, errstr, errstr_size);
+    }
+    from = meta.format_version == 0 ? low : meta.changelog_offset;
+    if (meta.format_version == 0)
+        ts_counter_add(p->m.restores_full, 1);
+    else
+        ts_counter_add(p->m.restores_tail, 1);
+    s->restore_total = end - from;
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "restoring task %s", ts_task_id(s->task));
+    ts_log_cstr(ev, "kind", meta.format_version == 0 ? "full" : "tail");
+    ts_log_int(ev, "from_offset", from);
+    ts_log_int(ev, "to_offset", end);
+    ts_log_int(ev, "committed_input_offset", s->committed);
+    ts_log_end(ev);
+    err = ts_restore_add(p->restore, part, ts_task_store(s->task), from, end, errstr, errstr_size);
+    if (err)
+        return err;
+    s->state = TS_SLOT_RESTORING;
+    return TS_OK;
+}
+
+/* Fetch committed offsets (stable: the broker holds the answer while a
+ * transaction that wrote offsets for them is pending) for tasks that need them. */
+static ts_err ts_proc_fetch_offsets(ts_processor *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(p->npart);
+    rd_kafka_resp_err_t err;
+    char msg[512];
+
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].state == TS_SLOT_OFFSETS)
+            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
+    if (l->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return TS_OK;
+    }
+    err = rd_kafka_committed(p->consumer, l, 2000);
+    if (err) {
+        /* e.g. a transaction of a previous owner still pending: try again */
+        ts_logf(TS_LOG_INFO, "processor", "committed offsets not available yet: %s",
+                rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(l);
+        return TS_OK;
+    }
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        ts_slot *s = &p->slots[tp->partition];
+        ts_err e;
+        if (tp->err || s->state != TS_SLOT_OFFSETS)
+            continue;
+        s->committed = tp->offset >= 0 ? tp->offset : -1;
+        s->have_st = ts_task_meta_parse(tp->metadata, tp->metadata_size, &s->committed_st);
+        e = ts_proc_plan_restore(p, tp->partition, msg, sizeof(msg));
+        if (e) {
+            ts_logf(TS_LOG_WARN, "processor", "cannot restore task 1_%d yet: %s",
+                    (int)tp->partition, msg);
+            if (e == TS_ERR_STORE || e == TS_ERR_IO) {
+                rd_kafka_topic_partition_list_destroy(l);
+                return ts_seterr(e, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return TS_OK;
+}
+
+/* A restore finished: load the task's position and start processing. */
+static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d)
+{
+    ts_slot *s = &p->slots[d->partition];
+    ts_store_meta meta;
+    int64_t st;
+    char msg[512];
+    ts_log_ev *ev;
+    ts_err err;
+
+    if (s->state != TS_SLOT_RESTORING)
+        return TS_OK;
+    err = ts_store_read_meta(ts_task_store(s->task), &meta, msg, sizeof(msg));
+    if (err)
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    /* The committed offset's metadata is the truth (it commits with the
+     * changelog); the store's copy only serves where there is none. */
+    st = s->have_st ? s->committed_st : meta.stream_time;
+    err = ts_task_load(s->task, st, s->committed, d->next_offset, msg, sizeof(msg));
+    if (err)
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    ts_counter_add(p->m.restored_records, d->records);
+    if (s->committed >= 0) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *e;
+        rd_kafka_topic_partition_list_add(l, p->repartition_topic, d->partition)->offset =
+            s->committed;
+        e = rd_kafka_seek_partitions(p->consumer, l, 10000);
+        if (e) {
+            ts_logf(TS_LOG_WARN, "processor", "seek on restore: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    s->state = TS_SLOT_ACTIVE;
+    ts_proc_pause(p, p->repartition_topic, d->partition, 1);
+    ev = ts_log_begin(TS_LOG_INFO, "processor", "task %s restored", ts_task_id(s->task));
+    ts_log_int(ev, "records", (int64_t)d->records);
+    ts_log_int(ev, "elapsed_ms", d->elapsed_ms);
+    ts_log_dbl(ev, "records_per_second",
+               d->elapsed_ms > 0 ? (double)d->records * 1000.0 / (double)d->elapsed_ms : 0);
+    ts_log_int(ev, "stream_time", st);
+    ts_log_int(ev, "input_offset", s->committed);
+    ts_log_end(ev);
+    ts_proc_update_ready(p);
+    return TS_OK;
+}
+
+/* Every five seconds, how far each restore has come. */
+static void ts_proc_restore_progress(ts_processor *p)
+{
+    int64_t now = ts_mono_ms();
+
+    if (now - p->last_progress_ms < 5000)
+        return;
+    p->last_progress_ms = now;
+    for (int32_t i = 0; i < p->npart; i++) {
+        ts_restore_progress pr;
+        int64_t elapsed;
+        ts_log_ev *ev;
+        if (p->slots[i].state != TS_SLOT_RESTORING || !ts_restore_get_progress(p->restore, i, &pr))
+            continue;
+        elapsed = now - pr.started_ms;
+        ev = ts_log_begin(TS_LOG_INFO, "processor", "restoring task 1_%d", (int)i);
+        ts_log_cstr(ev, "phase", "progress");
+        ts_log_int(ev, "records", (int64_t)pr.records);
+        ts_log_int(ev, "offset", pr.position);
+        ts_log_int(ev, "to_offset", pr.end);
+        ts_log_int(ev, "remaining_offsets", pr.end > pr.position ? pr.end - pr.position : 0);
+        ts_log_dbl(ev, "records_per_second",
+                   elapsed > 0 ? (double)pr.records * 1000.0 / (double)elapsed : 0);
+        ts_log_end(ev);
+    }
+}
+
+ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
+{
+    ts_restore_done done[16];
+    size_t n = 0;
+    int32_t failed = -1;
+    char msg[512];
+    ts_err err;
+
+    err = ts_proc_fetch_offsets(p);
+    if (err)
+        return err;
+    if (ts_restore_active(p->restore) == 0)
+        return TS_OK;
+    err = ts_restore_step(p->restore, budget_ms, done, 16, &n, &failed, msg, sizeof(msg));
+    ts_proc_restore_progress(p);
+    if (err) {
+        ts_logf(TS_LOG_ERROR, "processor", "restore of task 1_%d failed: %s", (int)failed, msg);
+        if (failed >= 0 && failed < p->npart && p->slots[failed].state == TS_SLOT_RESTORING)
+            p->slots[failed].state = TS_SLOT_OFFSETS; /* start over */
+        if (err == TS_ERR_STORE)
+            return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        err = ts_proc_restored(p, &done[i]);
+        if (err)
+            return err;
+    }
+    return TS_OK;
+}

@@ -1,0 +1,160 @@
+/*
+ * The processor's internals, shared by its three source files:
+ *
+ *   ts_processor.c     the loop, the tasks' sinks, internal topics,
+ *                      transactions, bad records, construction
+ *   ts_proc_assign.c   assignment and revocation of partitions, and the
+ *                      restore of their tasks' stores
+ *   ts_proc_metrics.c  the /metrics series, gauges and consumer lag
+ *
+ * The processor's interface is ts_processor.h; nothing else includes this.
+ */
+#ifndef TS_PROC_INT_H
+#define TS_PROC_INT_H
+
+#include "ts_buf.h"
+#include "ts_config.h"
+#include "ts_kstats.h"
+#include "ts_metrics.h"
+#include "ts_proc_config.h"
+#include "ts_processor.h"
+#include "ts_restore.h"
+#include "ts_store.h"
+#include "ts_task.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define TS_TXN_TIMEOUT_MS 30000 /* bound on one transactional API call */
+#define TS_TXN_RETRIES    5     /* retries of a call that timed out, then abort */
+#define TS_POLL_MS        100
+
+/* Why a record was skipped; the order of ts_skip_names. */
+enum {
+    TS_SKIP_NULL_VALUE,
+    TS_SKIP_INVALID_UTF8,
+    TS_SKIP_OVERSIZE,
+    TS_SKIP_NO_TIMESTAMP,
+    TS_SKIP_NULL_KEY,
+    TS_SKIP__N
+};
+
+/* Sub-topology 0: the state of one input partition. */
+typedef struct ts_source {
+    int assigned;
+    int64_t next;      /* next offset to process, -1: none processed */
+    int64_t committed; /* next offset as committed, -1: unknown */
+} ts_source;
+
+typedef enum ts_slot_state {
+    TS_SLOT_NONE,      /* not ours */
+    TS_SLOT_OFFSETS,   /* assigned: fetch the committed offset (stable) */
+    TS_SLOT_RESTORING, /* replaying the changelog into the store */
+    TS_SLOT_ACTIVE,    /* processing */
+    TS_SLOT_SUSPENDED, /* revoked; store kept open in case it comes back */
+} ts_slot_state;
+
+/* Sub-topology 1: one repartition partition and its task. */
+typedef struct ts_slot {
+    ts_slot_state state;
+    ts_task *task;
+    int64_t committed;    /* committed input offset from the broker, -1: none */
+    int64_t committed_st; /* stream time from the committed offset's metadata */
+    int have_st;
+    int64_t changelog_hi;  /* highest changelog offset delivered in the open txn */
+    int64_t purged;        /* repartition offset up to which records were deleted */
+    int64_t restore_total; /* records to replay when the restore began */
+} ts_slot;
+
+typedef struct ts_proc_metrics {
+    ts_counter *consumed_input, *consumed_repartition;
+    ts_counter *skipped[TS_SKIP__N];
+    ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
+    ts_counter *txn_committed, *txn_aborted, *rebalances;
+    ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
+    ts_histogram *commit_latency;
+    ts_gauge *tasks_active, *tasks_restoring, *restore_remaining, *store_bytes;
+    ts_gauge *cache_entries, *ready;
+} ts_proc_metrics;
+
+struct ts_processor {
+    const ts_proc_config *cfg;
+    const ts_conf *conf;
+    char *instance_id;
+    char *txn_id;
+    char *app_dir; /* <state.dir>/<application.id> */
+    char *repartition_topic;
+    char *changelog_topic;
+    int lock_fd;
+    int32_t npart;
+
+    rd_kafka_t *producer;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *admin_q;
+    ts_restore *restore;
+    ts_store_options store_opts;
+    ts_task_sink sink;
+
+    ts_source *sources;
+    ts_slot *slots;
+    _Atomic int assigned_once; /* read by /ready on the HTTP thread */
+    int txn_open;
+    int64_t next_commit_ms;
+    int64_t last_purge_ms;
+    int64_t last_gauges_ms;
+    int64_t recover_since_ms;    /* producer replacements: the window's start */
+    int recoveries;              /* and how many in that window */
+    int64_t last_progress_ms;    /* restore progress log */
+    volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
+    ts_err fatal;                /* set by callbacks that cannot return an error */
+    char fatal_msg[512];
+    char produce_msg[256]; /* why the last produce failed (a task's error names only the task) */
+
+    ts_buf value; /* scratch for result values */
+    char *norm;   /* scratch for normalized tags */
+    size_t norm_cap;
+    uint64_t skipped[TS_SKIP__N];
+    uint64_t filtered;
+
+    ts_metrics *metrics;
+    ts_proc_metrics m;
+    ts_kstats *kstats;
+    /* consumer lag per assigned partition, refreshed by the loop every
+     * second, read by the /metrics collector */
+    pthread_mutex_t lag_lock;
+    int64_t *lag; /* [2 * npart]: input partitions, then repartition; -1: not ours */
+    _Atomic int64_t heartbeat_ms;
+    _Atomic int ready;
+    _Atomic int restoring;
+};
+
+/* The names of the skip reasons, in the order of the enum above (metric
+ * labels and log fields). */
+extern const char *const ts_proc_skip_names[TS_SKIP__N];
+
+/* ts_processor.c: commit the open transaction (flush the tasks, send the
+ * offsets, commit, then write the stores); abort it and go back to the
+ * committed state. */
+ts_err ts_proc_commit(ts_processor *p);
+ts_err ts_proc_abort(ts_processor *p, const char *why);
+
+/* ts_proc_assign.c */
+void ts_proc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque);
+void ts_proc_close_slot(ts_processor *p, int32_t part);
+/* Plan, run (for at most budget_ms) and finish the restores under way. */
+ts_err ts_proc_restore_step(ts_processor *p, int budget_ms);
+
+/* ts_proc_metrics.c */
+void ts_proc_metrics_init(ts_processor *p);
+void ts_proc_lag_collect(void *opaque, ts_buf *out);
+int ts_proc_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+/* Refresh the gauges and the lag (at most once a second). */
+void ts_proc_gauges(ts_processor *p);
+/* Fold a task's counters into the registry: the change since *before. */
+void ts_proc_task_stats(ts_processor *p, ts_task_stats *before, ts_task *t);
+
+#endif
