@@ -511,6 +511,18 @@ Test(processor, generated_input_three_partitions, .timeout = 600)
  * Stop and restart in the middle of windows, then lose the state directory:
  * the output continues exactly, whatever happened to the local state.
  */
+/* Wait until this start of the processor has restored its n tasks (each
+ * start logs to a new file). */
+static void wait_tasks_restored(run *r, int n)
+{
+    for (int t = 0; t < n; t++) {
+        char line[64];
+        snprintf(line, sizeof(line), "\"msg\":\"task 1_%d restored\"", t);
+        cr_assert(tk_proc_wait_log(&r->proc, line, 120000), "task 1_%d not restored (log %s)", t,
+                  r->proc.log);
+    }
+}
+
 Test(processor, restart_and_state_loss_keep_the_output_exact, .timeout = 600)
 {
     gen g;
@@ -524,13 +536,14 @@ Test(processor, restart_and_state_loss_keep_the_output_exact, .timeout = 600)
 
     gen_produce(&g, r.input, 3, 20000, g.base, g.base + third);
     run_start(&r);
-    cr_assert(tk_proc_wait_log(&r.proc, "\"msg\":\"running\"", 60000));
-    sleep(5);
+    wait_tasks_restored(&r, 3);
+    sleep(3);     /* some processing, some commits */
     run_stop(&r); /* clean stop: the next start replays (almost) nothing */
 
     gen_produce(&g, r.input, 3, 20000, g.base + third, g.base + 2 * third);
     run_start(&r);
-    sleep(6);
+    wait_tasks_restored(&r, 3);
+    sleep(3);
     run_stop(&r);
     cr_expect(tk_proc_log_has(&r.proc, "\"kind\":\"tail\""),
               "after a clean stop the store is reused (tail replay)");

@@ -221,8 +221,11 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
         cr_expect_eq(system(check), 0, "promtool reported problems, see %s.out", cmd);
     }
     stop_ok(&p);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' /tmp/%s.metrics /tmp/%s.metrics.out", state, app, app);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(ts_fs_remove_tree(state, NULL, 0), TS_OK, "cannot remove %s", state);
+    snprintf(cmd, sizeof(cmd), "/tmp/%s.metrics", app);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "/tmp/%s.metrics.out", app);
+    unlink(cmd);
     free(app);
 }
 
