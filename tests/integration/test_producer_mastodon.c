@@ -21,30 +21,10 @@
 static const char *const *producer_args(const char *url, const char *topic, const char *extra1,
                                         const char *extra2)
 {
-    static char bs[512], base[256], top[256];
-    static const char *argv[32];
-    size_t n = 0;
+    static const char *const opts[] = {"--stall.timeout.ms=2000", "--reconnect.network.step.ms=50",
+                                       "--reconnect.http.initial.ms=100", NULL};
 
-    snprintf(bs, sizeof(bs), "%s", tk_bootstrap());
-    snprintf(base, sizeof(base), "%s", url);
-    snprintf(top, sizeof(top), "%s", topic);
-    argv[n++] = "--source=mastodon";
-    argv[n++] = "--mastodon.base.url";
-    argv[n++] = base;
-    argv[n++] = "--bootstrap.servers";
-    argv[n++] = bs;
-    argv[n++] = "--topic";
-    argv[n++] = top;
-    argv[n++] = "--http.listen=127.0.0.1:0";
-    argv[n++] = "--stall.timeout.ms=2000";
-    argv[n++] = "--reconnect.network.step.ms=50";
-    argv[n++] = "--reconnect.http.initial.ms=100";
-    if (extra1)
-        argv[n++] = extra1;
-    if (extra2)
-        argv[n++] = extra2;
-    argv[n] = NULL;
-    return argv;
+    return fh_producer_args("mastodon", "--mastodon.base.url", url, topic, opts, extra1, extra2);
 }
 
 static const char *const token_env[] = {"MASTODON_TOKEN=masto-token", NULL};

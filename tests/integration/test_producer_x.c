@@ -39,35 +39,13 @@ static size_t split_lines(char *text, char **lines, size_t max)
 static const char *const *producer_args(const char *url, const char *topic, const char *extra1,
                                         const char *extra2)
 {
-    static char bs[512], base[256], top[256];
-    static const char *argv[40];
-    size_t n = 0;
+    static const char *const opts[] = {
+        "--stall.timeout.ms=1000",           "--reconnect.network.step.ms=50",
+        "--reconnect.network.max.ms=200",    "--reconnect.http.initial.ms=100",
+        "--reconnect.http.max.ms=400",       "--reconnect.ratelimit.initial.ms=200",
+        "--reconnect.ratelimit.max.ms=5000", NULL};
 
-    snprintf(bs, sizeof(bs), "%s", tk_bootstrap());
-    snprintf(base, sizeof(base), "%s", url);
-    snprintf(top, sizeof(top), "%s", topic);
-    argv[n++] = "--source";
-    argv[n++] = "x";
-    argv[n++] = "--x.base.url";
-    argv[n++] = base;
-    argv[n++] = "--bootstrap.servers";
-    argv[n++] = bs;
-    argv[n++] = "--topic";
-    argv[n++] = top;
-    argv[n++] = "--http.listen=127.0.0.1:0";
-    argv[n++] = "--stall.timeout.ms=1000";
-    argv[n++] = "--reconnect.network.step.ms=50";
-    argv[n++] = "--reconnect.network.max.ms=200";
-    argv[n++] = "--reconnect.http.initial.ms=100";
-    argv[n++] = "--reconnect.http.max.ms=400";
-    argv[n++] = "--reconnect.ratelimit.initial.ms=200";
-    argv[n++] = "--reconnect.ratelimit.max.ms=5000";
-    if (extra1)
-        argv[n++] = extra1;
-    if (extra2)
-        argv[n++] = extra2;
-    argv[n] = NULL;
-    return argv;
+    return fh_producer_args("x", "--x.base.url", url, topic, opts, extra1, extra2);
 }
 
 static const char *const token_env[] = {"BEARER_TOKEN=test-token", NULL};

@@ -452,6 +452,38 @@ int fh_silent_start(int *port)
 
 /* ---- the producer process ---- */
 
+const char *const *fh_producer_args(const char *source, const char *base_key, const char *url,
+                                    const char *topic, const char *const *opts, const char *extra1,
+                                    const char *extra2)
+{
+    static char src[64], bs[512], base[256], top[256];
+    static const char *argv[48];
+    size_t n = 0;
+
+    snprintf(src, sizeof(src), "--source=%s", source);
+    snprintf(bs, sizeof(bs), "%s", tk_bootstrap());
+    snprintf(base, sizeof(base), "%s", url);
+    snprintf(top, sizeof(top), "%s", topic);
+    argv[n++] = src;
+    argv[n++] = base_key;
+    argv[n++] = base;
+    argv[n++] = "--bootstrap.servers";
+    argv[n++] = bs;
+    argv[n++] = "--topic";
+    argv[n++] = top;
+    argv[n++] = "--http.listen=127.0.0.1:0";
+    for (size_t i = 0; opts && opts[i]; i++) {
+        cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 3, "too many producer options");
+        argv[n++] = opts[i];
+    }
+    if (extra1)
+        argv[n++] = extra1;
+    if (extra2)
+        argv[n++] = extra2;
+    argv[n] = NULL;
+    return argv;
+}
+
 void fh_proc_start(fh_proc *p, const char *const *argv, const char *const *env)
 {
     fh_proc_start_stdin(p, argv, env, NULL);

@@ -106,6 +106,17 @@ typedef struct fh_proc {
  * may be NULL). Fails the test if it cannot be started.
  */
 void fh_proc_start(fh_proc *p, const char *const *argv, const char *const *env);
+
+/*
+ * The arguments of a producer reading a fake server: --source=SOURCE,
+ * BASE_KEY URL (the source's base URL option), the test cluster, --topic
+ * TOPIC, an HTTP endpoint on a free loopback port, then OPTS (the test's
+ * timing options, NULL-terminated) and EXTRA1, EXTRA2 when not NULL. The
+ * array and its strings stay valid until the next call.
+ */
+const char *const *fh_producer_args(const char *source, const char *base_key, const char *url,
+                                    const char *topic, const char *const *opts, const char *extra1,
+                                    const char *extra2);
 /* The same, with standard input read from the file stdin_path. */
 void fh_proc_start_stdin(fh_proc *p, const char *const *argv, const char *const *env,
                          const char *stdin_path);
