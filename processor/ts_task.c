@@ -47,6 +47,8 @@ struct ts_task {
     ts_emit_item *items;
     size_t items_cap;
     ts_buf tags;
+    ts_cache_entry **sorted; /* the commit's changed entries, in key order */
+    size_t sorted_cap;
 };
 
 #define TS_NONE INT64_MAX
@@ -96,6 +98,7 @@ void ts_task_close(ts_task *t)
     ts_store_batch_destroy(t->batch);
     ts_buf_free(&t->tags);
     free(t->items);
+    free(t->sorted);
     free(t);
 }
 
@@ -527,19 +530,51 @@ ts_err ts_task_flush(ts_task *t, char *errstr, size_t errstr_size)
     return TS_OK;
 }
 
+/* The order of the entries' RocksDB keys (window start, then tag bytes). */
+static int ts_task_entry_cmp(const void *a, const void *b)
+{
+    const ts_cache_entry *x = *(ts_cache_entry *const *)a, *y = *(ts_cache_entry *const *)b;
+    size_t n = x->tag_len < y->tag_len ? x->tag_len : y->tag_len;
+    int c;
+
+    if (x->window_start != y->window_start)
+        return x->window_start < y->window_start ? -1 : 1;
+    c = memcmp(x->tag, y->tag, n);
+    if (c)
+        return c;
+    return (x->tag_len > y->tag_len) - (x->tag_len < y->tag_len);
+}
+
 ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_t errstr_size)
 {
     ts_cache_entry *e;
     ts_store_meta m;
-    size_t pos = 0;
+    size_t pos = 0, n = 0;
     ts_err err;
 
     ts_store_batch_clear(t->batch);
     if (t->expire_before > t->committed_expire_before)
         ts_store_batch_delete_windows_before(t->batch, t->expire_before);
-    while ((e = ts_cache_next(t->cache, &pos)))
-        if (e->dirty && e->window_start >= t->expire_before)
+    /* In key order, the batch's inserts follow one another through
+     * RocksDB's skiplist memtable instead of each searching it anew. */
+    while ((e = ts_cache_next(t->cache, &pos))) {
+        ts_cache_entry **grown;
+        if (!e->dirty || e->window_start < t->expire_before)
+            continue;
+        grown = ts_grow(t->sorted, n, &t->sorted_cap, sizeof(*t->sorted), 256);
+        if (!grown) { /* unsorted then: slower, as correct */
             ts_store_batch_put(t->batch, e->window_start, e->tag, e->tag_len, e->count, e->max_ts);
+            continue;
+        }
+        t->sorted = grown;
+        t->sorted[n++] = e;
+    }
+    if (n > 1)
+        qsort(t->sorted, n, sizeof(*t->sorted), ts_task_entry_cmp);
+    for (size_t i = 0; i < n; i++) {
+        e = t->sorted[i];
+        ts_store_batch_put(t->batch, e->window_start, e->tag, e->tag_len, e->count, e->max_ts);
+    }
     if (changelog_next >= 0)
         t->changelog_offset = changelog_next;
     ts_store_meta_init(&m);
