@@ -111,7 +111,6 @@ struct ts_processor {
     volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
     ts_err fatal;                /* set by callbacks that cannot return an error */
     char fatal_msg[512];
-    char produce_msg[256]; /* why the last produce failed (a task's error names only the task) */
 
     ts_buf value; /* scratch for result values */
     char *norm;   /* scratch for normalized tags */

@@ -84,9 +84,12 @@ static ts_err ts_proc_lock(ts_processor *p, char *errstr, size_t errstr_size)
 
 /* ---- sinks of the window tasks ---- */
 
+/* Produce one record into the open transaction; on failure errstr says
+ * which topic and why. */
 static ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition,
                               const void *key, size_t klen, const void *val, size_t vlen,
-                              int64_t ts, void *opaque, rd_kafka_headers_t *hdrs)
+                              int64_t ts, void *opaque, rd_kafka_headers_t *hdrs, char *errstr,
+                              size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
 
@@ -108,28 +111,15 @@ static ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partit
             break;
         rd_kafka_poll(p->producer, 10); /* let deliveries drain the queue */
     }
-    if (err) {
-        snprintf(p->produce_msg, sizeof(p->produce_msg), "cannot produce to %s: %s", topic,
-                 rd_kafka_err2str(err));
-        return ts_seterr(TS_ERR_KAFKA, p->fatal_msg, sizeof(p->fatal_msg), "%s", p->produce_msg);
-    }
+    if (err)
+        return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot produce to %s: %s", topic,
+                         rd_kafka_err2str(err));
     return TS_OK;
 }
 
-/* A task's error message, with the produce failure behind it if there was
- * one since the caller cleared produce_msg. */
-static const char *ts_proc_task_error(ts_processor *p, char *msg, size_t size)
-{
-    size_t n = strlen(msg);
-
-    if (p->produce_msg[0] && n + 2 < size)
-        snprintf(msg + n, size - n, ": %s", p->produce_msg);
-    p->produce_msg[0] = '\0';
-    return msg;
-}
-
 static ts_err ts_proc_emit(void *opaque, ts_task *task, const char *tag, size_t tag_len,
-                           int64_t count, int64_t wstart, int64_t wend, int64_t max_ts)
+                           int64_t count, int64_t wstart, int64_t wend, int64_t max_ts,
+                           char *errstr, size_t errstr_size)
 {
     ts_processor *p = opaque;
     unsigned char be[8];
@@ -150,7 +140,7 @@ static ts_err ts_proc_emit(void *opaque, ts_task *task, const char *tag, size_t 
                       "}",
                       count, wstart, wend);
         if (ts_buf_status(&p->value))
-            return TS_ERR_NOMEM;
+            return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
         val = p->value.data;
         vlen = p->value.len;
     }
@@ -162,11 +152,11 @@ static ts_err ts_proc_emit(void *opaque, ts_task *task, const char *tag, size_t 
     ts_log_cstr(ev, "task", ts_task_id(task));
     ts_log_end(ev);
     return ts_proc_produce(p, p->cfg->output_topic, RD_KAFKA_PARTITION_UA, tag, tag_len, val, vlen,
-                           max_ts, NULL, NULL);
+                           max_ts, NULL, NULL, errstr, errstr_size);
 }
 
 static ts_err ts_proc_changelog(void *opaque, ts_task *task, const void *key, size_t klen,
-                                const void *val, size_t vlen)
+                                const void *val, size_t vlen, char *errstr, size_t errstr_size)
 {
     ts_processor *p = opaque;
     int32_t part = ts_task_partition(task);
@@ -174,7 +164,7 @@ static ts_err ts_proc_changelog(void *opaque, ts_task *task, const void *key, si
     /* The opaque marks a changelog record for the delivery report, which
      * notes its offset: the store's metadata records where it stands. */
     return ts_proc_produce(p, p->changelog_topic, part, key, klen, val, vlen, ts_wall_ms(),
-                           (void *)(intptr_t)(part + 1), NULL);
+                           (void *)(intptr_t)(part + 1), NULL, errstr, errstr_size);
 }
 
 static void ts_proc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -468,10 +458,9 @@ ts_err ts_proc_commit(ts_processor *p)
         ts_slot *s = &p->slots[i];
         if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
             continue;
-        p->produce_msg[0] = '\0';
         err = ts_task_flush(s->task, msg, sizeof(msg));
         if (err)
-            return ts_proc_abort(p, ts_proc_task_error(p, msg, sizeof(msg)));
+            return ts_proc_abort(p, msg);
     }
     offsets = rd_kafka_topic_partition_list_new(2 * p->npart);
     ts_proc_add_offsets(p, offsets);
@@ -559,7 +548,8 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
         snprintf(num, sizeof(num), "%" PRId64, m->offset);
         rd_kafka_header_add(h, "tagstream.source.offset", -1, num, -1);
         err = ts_proc_produce(p, p->cfg->dlq_topic, RD_KAFKA_PARTITION_UA, m->key, m->key_len,
-                              m->payload, m->len, rd_kafka_message_timestamp(m, NULL), NULL, h);
+                              m->payload, m->len, rd_kafka_message_timestamp(m, NULL), NULL, h,
+                              p->fatal_msg, sizeof(p->fatal_msg));
         rd_kafka_headers_destroy(h);
         if (!err)
             ts_counter_add(p->m.dlq, 1);
@@ -598,7 +588,7 @@ static ts_err ts_proc_input(ts_processor *p, const rd_kafka_message_t *m)
         return TS_OK;
     }
     return ts_proc_produce(p, p->repartition_topic, ts_murmur2_partition(p->norm, len, p->npart),
-                           p->norm, len, "", 0, ts, NULL, NULL);
+                           p->norm, len, "", 0, ts, NULL, NULL, p->fatal_msg, sizeof(p->fatal_msg));
 }
 
 /* Sub-topology 1: count one repartitioned record. */
@@ -621,11 +611,9 @@ static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m)
         ts_task_skip(s->task, m->offset);
         return ts_proc_skip(p, !m->key ? TS_SKIP_NULL_KEY : TS_SKIP_NO_TIMESTAMP, m);
     }
-    p->produce_msg[0] = '\0';
     err = ts_task_process(s->task, m->key, m->key_len, ts, m->offset, &res, msg, sizeof(msg));
     if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s",
-                         ts_proc_task_error(p, msg, sizeof(msg)));
+        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
     if (res == TS_TASK_LATE)
         ts_counter_add(p->m.late, 1);
     return TS_OK;

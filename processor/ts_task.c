@@ -282,6 +282,15 @@ static ts_emit_item *ts_task_item(ts_task *t, size_t n)
 
 /* Emit the final counts of window w: the store's entries overlaid with the
  * cache's, sorted by tag bytes. */
+/* A sink refused a result or a changelog record: what the task was doing,
+ * then the sink's reason (the produce error behind it). */
+static ts_err ts_task_sink_error(const ts_task *t, ts_err err, const char *what, const char *why,
+                                 char *errstr, size_t errstr_size)
+{
+    return ts_seterr(err, errstr, errstr_size, "task %s: %s: %s", t->id, what,
+                     why[0] ? why : ts_err_name(err));
+}
+
 static ts_err ts_task_emit_window(ts_task *t, int64_t w, char *errstr, size_t errstr_size)
 {
     ts_store_iter *it = ts_store_iter_new(t->store);
@@ -290,6 +299,7 @@ static ts_err ts_task_emit_window(ts_task *t, int64_t w, char *errstr, size_t er
     size_t n = 0, pos = 0;
     int64_t wend = ts_window_end(w, t->cfg.window_size_ms);
     ts_err err = TS_OK;
+    char why[256] = "";
 
     if (!it)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -342,9 +352,9 @@ static ts_err ts_task_emit_window(ts_task *t, int64_t w, char *errstr, size_t er
         if (t->items[i].count <= t->cfg.min_count)
             continue;
         err = t->sink.emit(t->sink.opaque, t, t->items[i].ptr, t->items[i].len, t->items[i].count,
-                           w, wend, t->items[i].max_ts);
+                           w, wend, t->items[i].max_ts, why, sizeof(why));
         if (err) {
-            ts_seterr(err, errstr, errstr_size, "task %s: cannot emit a result", t->id);
+            ts_task_sink_error(t, err, "cannot emit a result", why, errstr, errstr_size);
             goto out;
         }
         t->stats.results++;
@@ -392,6 +402,7 @@ static ts_err ts_task_expire_windows(ts_task *t, char *errstr, size_t errstr_siz
     ts_err err = TS_OK;
     int64_t last = INT64_MIN;
     int any = 0;
+    char why[256] = "";
 
     if (hi == INT64_MIN)
         return TS_OK;
@@ -413,9 +424,9 @@ static ts_err ts_task_expire_windows(ts_task *t, char *errstr, size_t errstr_siz
             t->stats.windows_expired++;
         any = 1;
         last = w;
-        err = t->sink.changelog(t->sink.opaque, t, key, klen, NULL, 0);
+        err = t->sink.changelog(t->sink.opaque, t, key, klen, NULL, 0, why, sizeof(why));
         if (err) {
-            ts_seterr(err, errstr, errstr_size, "task %s: cannot write a tombstone", t->id);
+            ts_task_sink_error(t, err, "cannot write a tombstone", why, errstr, errstr_size);
             break;
         }
         t->stats.changelog_records++;
@@ -506,6 +517,7 @@ void ts_task_skip(ts_task *t, int64_t offset)
 ts_err ts_task_flush(ts_task *t, char *errstr, size_t errstr_size)
 {
     unsigned char stack[512], *key, val[TS_VALUE_LEN];
+    char why[256] = "";
     ts_cache_entry *e;
     size_t pos = 0;
     ts_err err;
@@ -519,12 +531,12 @@ ts_err ts_task_flush(ts_task *t, char *errstr, size_t errstr_size)
             return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
         ts_key_window_encode(key, e->window_start, e->tag, e->tag_len);
         ts_value_encode(val, e->count, e->max_ts);
-        err = t->sink.changelog(t->sink.opaque, t, key, klen, val, sizeof(val));
+        err = t->sink.changelog(t->sink.opaque, t, key, klen, val, sizeof(val), why, sizeof(why));
         if (key != stack)
             free(key);
         if (err)
-            return ts_seterr(err, errstr, errstr_size, "task %s: cannot write the changelog",
-                             t->id);
+            return ts_task_sink_error(t, err, "cannot write the changelog", why, errstr,
+                                      errstr_size);
         t->stats.changelog_records++;
     }
     return TS_OK;

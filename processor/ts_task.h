@@ -36,12 +36,14 @@
 typedef struct ts_task ts_task;
 
 typedef struct ts_task_sink {
-    /* A window's final result (count > min.count). */
+    /* A window's final result (count > min.count). On failure, errstr says
+     * why; the task's own error message adds what it was doing. */
     ts_err (*emit)(void *opaque, ts_task *task, const char *tag, size_t tag_len, int64_t count,
-                   int64_t window_start, int64_t window_end, int64_t max_ts);
+                   int64_t window_start, int64_t window_end, int64_t max_ts, char *errstr,
+                   size_t errstr_size);
     /* A changelog record (val NULL: tombstone) for the task's partition. */
     ts_err (*changelog)(void *opaque, ts_task *task, const void *key, size_t klen, const void *val,
-                        size_t vlen);
+                        size_t vlen, char *errstr, size_t errstr_size);
     void *opaque;
 } ts_task_sink;
 

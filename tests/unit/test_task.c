@@ -38,12 +38,14 @@ static char store_dir[256];
 static ts_task *task;
 
 static ts_err emit(void *opaque, ts_task *t, const char *tag, size_t len, int64_t count,
-                   int64_t start, int64_t end, int64_t max_ts)
+                   int64_t start, int64_t end, int64_t max_ts, char *errstr, size_t errstr_size)
 {
     struct result *r = &out.results[out.nresults++];
 
     (void)opaque;
     (void)t;
+    (void)errstr;
+    (void)errstr_size;
     cr_assert_lt(out.nresults, MAXREC);
     snprintf(r->tag, sizeof(r->tag), "%.*s", (int)len, tag);
     r->count = count;
@@ -54,13 +56,15 @@ static ts_err emit(void *opaque, ts_task *t, const char *tag, size_t len, int64_
 }
 
 static ts_err changelog(void *opaque, ts_task *t, const void *key, size_t klen, const void *val,
-                        size_t vlen)
+                        size_t vlen, char *errstr, size_t errstr_size)
 {
     struct clrec *c = &out.changelog[out.nchangelog++];
     int64_t ts;
 
     (void)opaque;
     (void)t;
+    (void)errstr;
+    (void)errstr_size;
     cr_assert_lt(out.nchangelog, MAXREC);
     cr_assert_leq(klen, sizeof(c->key));
     memcpy(c->key, key, klen);
