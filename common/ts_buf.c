@@ -174,6 +174,15 @@ void *ts_grow(void *array, size_t n, size_t *cap, size_t elem, size_t first)
     return p;
 }
 
+int ts_bytes_cmp(const void *a, size_t na, const void *b, size_t nb)
+{
+    int c = na && nb ? memcmp(a, b, na < nb ? na : nb) : 0;
+
+    if (c)
+        return c;
+    return (na > nb) - (na < nb);
+}
+
 ts_err ts_buf_hex(ts_buf *b, const void *p, size_t n, size_t max)
 {
     static const char digits[] = "0123456789abcdef";

@@ -55,6 +55,10 @@ ts_err ts_buf_json_str(ts_buf *b, const char *p, size_t n);
  * larger (for showing keys and values that are not text). */
 ts_err ts_buf_hex(ts_buf *b, const void *p, size_t n, size_t max);
 
+/* Byte-wise order of two byte strings, a prefix before any longer string:
+ * RocksDB's default comparator. <0, 0 or >0, as memcmp. */
+int ts_bytes_cmp(const void *a, size_t na, const void *b, size_t nb);
+
 /* Returns TS_ERR_NOMEM if any append failed since init/reset. */
 static inline ts_err ts_buf_status(const ts_buf *b)
 {

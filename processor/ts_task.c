@@ -262,12 +262,8 @@ ts_err ts_task_load(ts_task *t, int64_t stream_time, int64_t input_offset, int64
 static int ts_emit_cmp(const void *a, const void *b)
 {
     const ts_emit_item *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->ptr, y->ptr, n);
 
-    if (c)
-        return c;
-    return (x->len > y->len) - (x->len < y->len);
+    return ts_bytes_cmp(x->ptr, x->len, y->ptr, y->len);
 }
 
 static ts_emit_item *ts_task_item(ts_task *t, size_t n)
@@ -546,15 +542,10 @@ ts_err ts_task_flush(ts_task *t, char *errstr, size_t errstr_size)
 static int ts_task_entry_cmp(const void *a, const void *b)
 {
     const ts_cache_entry *x = *(ts_cache_entry *const *)a, *y = *(ts_cache_entry *const *)b;
-    size_t n = x->tag_len < y->tag_len ? x->tag_len : y->tag_len;
-    int c;
 
     if (x->window_start != y->window_start)
         return x->window_start < y->window_start ? -1 : 1;
-    c = memcmp(x->tag, y->tag, n);
-    if (c)
-        return c;
-    return (x->tag_len > y->tag_len) - (x->tag_len < y->tag_len);
+    return ts_bytes_cmp(x->tag, x->tag_len, y->tag, y->tag_len);
 }
 
 ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_t errstr_size)

@@ -217,23 +217,15 @@ static ts_err ts_restore_assign(ts_restore *r, char *errstr, size_t errstr_size)
     return TS_OK;
 }
 
-static int ts_restore_same_key(const rd_kafka_message_t *x, const rd_kafka_message_t *y)
-{
-    return x->key_len == y->key_len && !memcmp(x->key, y->key, x->key_len);
-}
-
 /* RocksDB's bytewise order of the keys, then changelog order. */
 static int ts_restore_cmp(const void *a, const void *b)
 {
     const rd_kafka_message_t *x = *(rd_kafka_message_t *const *)a;
     const rd_kafka_message_t *y = *(rd_kafka_message_t *const *)b;
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(x->key, y->key, n);
+    int c = ts_bytes_cmp(x->key, x->key_len, y->key, y->key_len);
 
     if (c)
         return c;
-    if (x->key_len != y->key_len)
-        return x->key_len < y->key_len ? -1 : 1;
     return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
@@ -248,7 +240,8 @@ static ts_err ts_restore_write(ts_restore_part *p, char *errstr, size_t errstr_s
     qsort(p->pending, p->npending, sizeof(*p->pending), ts_restore_cmp);
     for (size_t i = 0; i < p->npending; i++) {
         const rd_kafka_message_t *m = p->pending[i];
-        if (i + 1 < p->npending && ts_restore_same_key(m, p->pending[i + 1]))
+        if (i + 1 < p->npending &&
+            !ts_bytes_cmp(m->key, m->key_len, p->pending[i + 1]->key, p->pending[i + 1]->key_len))
             continue; /* a later record of the key wins */
         ts_store_batch_raw(p->batch, m->key, m->key_len, m->payload, m->payload ? m->len : 0);
     }

@@ -1,4 +1,5 @@
 #include "ts_store_tool.h"
+#include "ts_buf.h"
 #include "ts_config.h"
 #include "ts_fs.h"
 #include "ts_kafka.h"
@@ -1347,13 +1348,11 @@ static const ts_buf *ts_sort_tags;
 static int ts_row_cmp_tag(const void *a, const void *b)
 {
     const ts_row *x = a, *y = b;
-    size_t n = x->tag_len < y->tag_len ? x->tag_len : y->tag_len;
-    int r = n ? memcmp(ts_row_tag(ts_sort_tags, x), ts_row_tag(ts_sort_tags, y), n) : 0;
+    int r = ts_bytes_cmp(ts_row_tag(ts_sort_tags, x), x->tag_len, ts_row_tag(ts_sort_tags, y),
+                         y->tag_len);
 
     if (r)
         return r;
-    if (x->tag_len != y->tag_len)
-        return x->tag_len < y->tag_len ? -1 : 1;
     return (x->task > y->task) - (x->task < y->task);
 }
 

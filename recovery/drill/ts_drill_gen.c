@@ -228,15 +228,10 @@ ts_err ts_drill_results_add(ts_drill_results *r, const char *tag, size_t tag_len
 static int ts_drill_result_cmp(const void *a, const void *b)
 {
     const ts_drill_result *x = a, *y = b;
-    size_t n = x->tag_len < y->tag_len ? x->tag_len : y->tag_len;
-    int c;
 
     if (x->window_start != y->window_start)
         return x->window_start < y->window_start ? -1 : 1;
-    c = memcmp(x->tag, y->tag, n);
-    if (c)
-        return c;
-    return x->tag_len < y->tag_len ? -1 : x->tag_len > y->tag_len;
+    return ts_bytes_cmp(x->tag, x->tag_len, y->tag, y->tag_len);
 }
 
 void ts_drill_results_sort(ts_drill_results *r)

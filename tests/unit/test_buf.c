@@ -92,3 +92,15 @@ Test(buf, hex_with_a_bound)
     cr_expect_str_eq(b.data, "007f", "exactly max bytes: nothing left out");
     ts_buf_free(&b);
 }
+
+/* RocksDB's default order: unsigned bytes, a prefix first. */
+Test(buf, bytes_cmp_orders_as_rocksdb)
+{
+    cr_expect_eq(ts_bytes_cmp("abc", 3, "abc", 3), 0);
+    cr_expect_lt(ts_bytes_cmp("ab", 2, "abc", 3), 0, "a prefix sorts first");
+    cr_expect_gt(ts_bytes_cmp("abc", 3, "ab", 2), 0);
+    cr_expect_lt(ts_bytes_cmp("abd", 3, "abe", 2 + 1), 0);
+    cr_expect_gt(ts_bytes_cmp("\xc3\xa9", 2, "z", 1), 0, "bytes compare unsigned");
+    cr_expect_lt(ts_bytes_cmp(NULL, 0, "a", 1), 0, "empty first, NULL allowed when empty");
+    cr_expect_eq(ts_bytes_cmp(NULL, 0, NULL, 0), 0);
+}
