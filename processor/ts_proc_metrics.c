@@ -160,7 +160,7 @@ static void ts_proc_update_lag(ts_processor *p)
 
 void ts_proc_gauges(ts_processor *p)
 {
-    double active = 0, restoring = 0, remaining = 0, bytes = 0;
+    double active = 0, restoring = 0, remaining = 0, bytes = 0, cached = 0;
 
     if (!p->metrics || ts_mono_ms() - p->last_gauges_ms < 1000)
         return;
@@ -176,12 +176,15 @@ void ts_proc_gauges(ts_processor *p)
             remaining += (double)(prog.end > prog.position ? prog.end - prog.position : 0);
         if (s->task)
             bytes += (double)ts_store_disk_bytes(ts_task_store(s->task));
+        if (s->state == TS_SLOT_ACTIVE)
+            cached += (double)ts_task_cache_keys(s->task);
     }
     ts_proc_update_lag(p);
     ts_gauge_set(p->m.tasks_active, active);
     ts_gauge_set(p->m.tasks_restoring, restoring);
     ts_gauge_set(p->m.restore_remaining, remaining);
     ts_gauge_set(p->m.store_bytes, bytes);
+    ts_gauge_set(p->m.cache_entries, cached);
 }
 
 /* Fold the task counters into the registry (tasks count, the registry sums). */

@@ -127,6 +127,11 @@ int ts_task_dirty(const ts_task *t)
     return t->dirty;
 }
 
+size_t ts_task_cache_keys(const ts_task *t)
+{
+    return ts_cache_count(t->cache);
+}
+
 int64_t ts_task_stream_time(const ts_task *t)
 {
     return t->stream_time;

@@ -111,6 +111,8 @@ ts_err ts_task_abort(ts_task *t, char *errstr, size_t errstr_size);
 
 /* Whether the open transaction holds anything of this task. */
 int ts_task_dirty(const ts_task *t);
+/* Keys in the write cache: those the open transaction changed. */
+size_t ts_task_cache_keys(const ts_task *t);
 
 int64_t ts_task_stream_time(const ts_task *t);
 int64_t ts_task_next_offset(const ts_task *t);      /* next input offset to process */
