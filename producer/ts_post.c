@@ -1,6 +1,7 @@
 #include "ts_post.h"
 #include "ts_buf.h"
 #include "ts_hashtag.h"
+#include "ts_time.h"
 #include "ts_utf8.h"
 
 #include <jansson.h>
@@ -54,94 +55,6 @@ ts_err ts_post_add_tag(ts_post *post, const char *p, size_t n)
     if (ts_buf_append(&post->store, p, n))
         return TS_ERR_NOMEM;
     post->ntags++;
-    return TS_OK;
-}
-
-/* ---- time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t ts_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* n decimal digits at p[*i] into *v. */
-static int ts_digits(const char *p, size_t len, size_t *i, int n, int *v)
-{
-    int x = 0;
-
-    for (int k = 0; k < n; k++, (*i)++) {
-        if (*i >= len || p[*i] < '0' || p[*i] > '9')
-            return -1;
-        x = x * 10 + (p[*i] - '0');
-    }
-    *v = x;
-    return 0;
-}
-
-static int ts_expect(const char *p, size_t len, size_t *i, char c)
-{
-    if (*i >= len || p[*i] != c)
-        return -1;
-    (*i)++;
-    return 0;
-}
-
-ts_err ts_post_parse_time(const char *p, size_t n, int64_t *ms)
-{
-    int y, mo, d, h, mi, s, frac = 0, oh = 0, om = 0, sign = 0;
-    size_t i = 0;
-    int64_t t;
-
-    if (ts_digits(p, n, &i, 4, &y) || ts_expect(p, n, &i, '-') || ts_digits(p, n, &i, 2, &mo) ||
-        ts_expect(p, n, &i, '-') || ts_digits(p, n, &i, 2, &d))
-        return TS_ERR_INVALID;
-    if (i >= n || (p[i] != 'T' && p[i] != 't' && p[i] != ' '))
-        return TS_ERR_INVALID;
-    i++;
-    if (ts_digits(p, n, &i, 2, &h) || ts_expect(p, n, &i, ':') || ts_digits(p, n, &i, 2, &mi) ||
-        ts_expect(p, n, &i, ':') || ts_digits(p, n, &i, 2, &s))
-        return TS_ERR_INVALID;
-    if (i < n && p[i] == '.') {
-        int k = 0;
-        i++;
-        if (i >= n || p[i] < '0' || p[i] > '9')
-            return TS_ERR_INVALID;
-        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, k++)
-            if (k < 3)
-                frac = frac * 10 + (p[i] - '0');
-        for (; k < 3; k++)
-            frac *= 10;
-    }
-    if (i < n && (p[i] == 'Z' || p[i] == 'z')) {
-        i++;
-    } else if (i < n && (p[i] == '+' || p[i] == '-')) {
-        sign = p[i] == '-' ? -1 : 1;
-        i++;
-        if (ts_digits(p, n, &i, 2, &oh))
-            return TS_ERR_INVALID;
-        if (i < n && p[i] == ':')
-            i++;
-        if (ts_digits(p, n, &i, 2, &om))
-            return TS_ERR_INVALID;
-    } else if (i < n) {
-        return TS_ERR_INVALID;
-    }
-    if (i != n || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || oh > 23 ||
-        om > 59)
-        return TS_ERR_INVALID;
-    t = ts_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
-    t -= sign * (oh * 3600 + om * 60);
-    *ms = t * 1000 + frac;
     return TS_OK;
 }
 
@@ -279,8 +192,9 @@ static void ts_post_created(ts_post *post, json_t *obj)
     json_t *c = json_object_get(obj, "created_at");
     int64_t ms;
 
+    /* a post whose created_at is not a time is sent with the time of sending */
     if (json_is_string(c) &&
-        ts_post_parse_time(json_string_value(c), json_string_length(c), &ms) == TS_OK)
+        ts_time_parse_iso(json_string_value(c), json_string_length(c), TS_TIME_FULL, &ms) == TS_OK)
         post->created_ms = ms;
 }
 

@@ -76,13 +76,6 @@ static inline const char *ts_post_tag_ptr(const ts_post *post, size_t i)
 ts_skip ts_post_parse(ts_post *post, ts_post_format fmt, const char *p, size_t n, char *detail,
                       size_t detail_size);
 
-/*
- * An ISO 8601 / RFC 3339 timestamp ("2026-11-26T17:00:00.123Z", offsets
- * +hh:mm, fraction optional) to ms since the epoch. TS_ERR_INVALID if it is
- * not one.
- */
-ts_err ts_post_parse_time(const char *p, size_t n, int64_t *ms);
-
 /* The text of an HTML fragment (Mastodon's `content`): tags removed, <br>
  * and </p> as line breaks, character references decoded. Appends to out. */
 void ts_post_html_text(ts_buf *out, const char *p, size_t n);

@@ -1,6 +1,7 @@
 #include "ts_stream.h"
 #include "ts_log.h"
 #include "ts_split.h"
+#include "ts_time.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -137,7 +138,7 @@ static int64_t ts_stream_parse_reset(const char *v, size_t n)
         secs = secs * 10 + (v[i] - '0');
     if (i == n && n > 0)
         return secs * 1000;
-    if (ts_post_parse_time(v, n, &ms) == TS_OK)
+    if (ts_time_parse_iso(v, n, TS_TIME_FULL, &ms) == TS_OK)
         return ms;
     return 0;
 }

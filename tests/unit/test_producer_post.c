@@ -5,6 +5,7 @@
 #include "ts_post.h"
 #include "testfile.h"
 #include "ts_tag.h"
+#include "ts_time.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -205,11 +206,55 @@ Test(post, times)
     int64_t ms;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        cr_expect_eq(ts_post_parse_time(ok[i].s, strlen(ok[i].s), &ms), TS_OK, "%s", ok[i].s);
+        cr_expect_eq(ts_time_parse_iso(ok[i].s, strlen(ok[i].s), TS_TIME_FULL, &ms), TS_OK, "%s",
+                     ok[i].s);
         cr_expect_eq(ms, ok[i].ms, "%s", ok[i].s);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_expect_eq(ts_post_parse_time(bad[i], strlen(bad[i]), &ms), TS_ERR_INVALID, "%s", bad[i]);
+        cr_expect_eq(ts_time_parse_iso(bad[i], strlen(bad[i]), TS_TIME_FULL, &ms), TS_ERR_INVALID,
+                     "%s", bad[i]);
+}
+
+/* created_at is read by common/ts_time (TS_TIME_FULL): a leap second is the
+ * last millisecond of its day; a time that is not one leaves the post
+ * without a time (it is sent with the time of sending), not skipped. */
+Test(post, created_at_leap_second_and_invalid)
+{
+    static const struct {
+        ts_post_format fmt;
+        const char *json;
+        long long ms;
+    } c[] = {
+        {TS_POST_X,
+         "{\"data\":{\"id\":\"1\",\"text\":\"#a\",\"created_at\":"
+         "\"2016-12-31T23:59:60.000Z\"}}",
+         1483228799999LL},
+        {TS_POST_MASTODON,
+         "{\"id\":\"1\",\"content\":\"<p>#a</p>\",\"created_at\":"
+         "\"2016-12-31T23:59:60.250Z\"}",
+         1483228799999LL},
+        {TS_POST_X,
+         "{\"data\":{\"id\":\"1\",\"text\":\"#a\",\"created_at\":"
+         "\"2026-11-26T17:00:60.000Z\"}}",
+         -1},
+        {TS_POST_X,
+         "{\"data\":{\"id\":\"1\",\"text\":\"#a\",\"created_at\":"
+         "\"2026-11-31T17:00:00.000Z\"}}",
+         -1},
+        {TS_POST_MASTODON,
+         "{\"id\":\"1\",\"content\":\"<p>#a</p>\",\"created_at\":"
+         "\"2026-11-26\"}",
+         -1},
+    };
+    ts_post p;
+
+    ts_post_init(&p);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        cr_assert_eq(parse(&p, c[i].fmt, c[i].json), TS_SKIP_NONE, "%s", c[i].json);
+        cr_expect(has_tags(&p, "a", NULL), "%s", c[i].json);
+        cr_expect_eq(p.created_ms, c[i].ms, "%s: %lld", c[i].json, (long long)p.created_ms);
+    }
+    ts_post_free(&p);
 }
 
 Test(post, html_text)
