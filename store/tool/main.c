@@ -1,7 +1,7 @@
 /*
  * tagstream-store: inspect the state of a tagstream-processor, running or
  * stopped, without disturbing it. See docs/STORE_TOOL.md; the work is in
- * store/ts_store_tool.c.
+ * store/tool/ (its parts are listed in ts_stool_int.h).
  */
 #include "ts_store_tool.h"
 

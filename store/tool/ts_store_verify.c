@@ -3,7 +3,7 @@
 #include "ts_clock.h"
 #include "ts_kafka.h"
 #include "ts_keys.h"
-#include "ts_store_tool.h"
+#include "ts_time.h"
 #include "ts_window.h"
 
 #include <inttypes.h>
@@ -271,7 +271,7 @@ static void ts_verify_time(ts_buf *b, int64_t ms)
 {
     char t[48];
 
-    ts_store_tool_format_time(ms, t, sizeof(t));
+    ts_time_format_iso(ms, t, sizeof(t));
     ts_buf_puts(b, t);
 }
 

@@ -13,6 +13,7 @@
 #include "ts_store.h"
 #include "ts_store_tool.h"
 #include "ts_tag.h"
+#include "ts_time.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -501,8 +502,8 @@ Test(store_tool_live, inspect_and_verify_a_running_processor, .timeout = 240)
                  r.err);
     {
         char line[512], w0[40], w1[40];
-        ts_store_tool_format_time(base, w0, sizeof(w0));
-        ts_store_tool_format_time(base + WINDOW, w1, sizeof(w1));
+        ts_time_format_iso(base, w0, sizeof(w0));
+        ts_time_format_iso(base + WINDOW, w1, sizeof(w1));
         snprintf(line, sizeof(line),
                  "1_%d: different value: window %s (%" PRId64
                  ") hashtag \"kafka\"; store: count %" PRId64 ", ",

@@ -44,17 +44,14 @@ int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err);
 
 /*
  * A point in time for --from/--to: epoch milliseconds ("1764176400000",
- * "-20000") or ISO-8601 in UTC or with an offset: "2026-11-26",
- * "2026-11-26T17:00", "2026-11-26T17:00:00Z", "2026-11-26T17:00:00.250Z",
+ * "-20000") or ISO-8601 as ts_time_parse_iso reads it with
+ * TS_TIME_PARTIAL (common/ts_time.h): "2026-11-26", "2026-11-26T17:00",
+ * "2026-11-26T17:00:00Z", "2026-11-26T17:00:00.250Z",
  * "2026-11-26T18:00:00+01:00" (a date and time without a zone is UTC).
  * Fractions finer than a millisecond are truncated.
  * TS_ERR_INVALID if s is neither.
  */
 ts_err ts_store_tool_parse_time(const char *s, int64_t *ms);
-
-/* Format epoch ms as "2026-11-26T17:00:00.000Z" (years outside 0..9999 get
- * a sign, as ISO-8601's expanded form). Returns the length (like snprintf). */
-size_t ts_store_tool_format_time(int64_t ms, char *buf, size_t size);
 
 /* Append p[0..n) as one CSV field (RFC 4180): quoted when it holds a comma,
  * a double quote, CR or LF, with double quotes doubled. */
