@@ -89,7 +89,7 @@ static size_t ts_out_width(const char *p, size_t n)
     return w;
 }
 
-static void ts_out_time(ts_out *o, ts_buf *b, int64_t v)
+static void ts_out_time(const ts_out *o, ts_buf *b, int64_t v)
 {
     char t[48];
 
@@ -101,6 +101,26 @@ static void ts_out_time(ts_out *o, ts_buf *b, int64_t v)
             ts_buf_puts(b, t);
     } else {
         ts_buf_printf(b, "%" PRId64, v);
+    }
+}
+
+/* One cell into b as the format writes it. */
+static void ts_out_cell(const ts_out *o, ts_buf *b, ts_col_kind kind, const ts_cell *cell)
+{
+    if (cell->null) {
+        /* JSON null, an empty CSV field, a dash in a table */
+        if (o->format != TS_OUT_CSV)
+            ts_buf_puts(b, o->format == TS_OUT_JSON ? "null" : "-");
+    } else if (kind == TS_COL_INT) {
+        ts_buf_printf(b, "%" PRId64, cell->v);
+    } else if (kind == TS_COL_TIME) {
+        ts_out_time(o, b, cell->v);
+    } else if (o->format == TS_OUT_JSON) {
+        ts_buf_json_str(b, cell->s, cell->len);
+    } else if (o->format == TS_OUT_CSV) {
+        ts_store_tool_csv_field(b, cell->s, cell->len);
+    } else {
+        ts_out_printable(b, cell->s, cell->len);
     }
 }
 
@@ -142,14 +162,7 @@ ts_err ts_out_row(ts_out *o, const ts_cell *cells)
         ts_buf_putc(b, '{');
         for (size_t i = 0; i < o->ncols; i++) {
             ts_buf_printf(b, "%s\"%s\":", i ? "," : "", o->cols[i].name);
-            if (cells[i].null)
-                ts_buf_puts(b, "null");
-            else if (o->cols[i].kind == TS_COL_STR)
-                ts_buf_json_str(b, cells[i].s, cells[i].len);
-            else if (o->cols[i].kind == TS_COL_TIME)
-                ts_out_time(o, b, cells[i].v);
-            else
-                ts_buf_printf(b, "%" PRId64, cells[i].v);
+            ts_out_cell(o, b, o->cols[i].kind, &cells[i]);
         }
         ts_buf_puts(b, "}\n");
         break;
@@ -157,14 +170,7 @@ ts_err ts_out_row(ts_out *o, const ts_cell *cells)
         for (size_t i = 0; i < o->ncols; i++) {
             if (i)
                 ts_buf_putc(b, ',');
-            if (cells[i].null)
-                continue;
-            if (o->cols[i].kind == TS_COL_STR)
-                ts_store_tool_csv_field(b, cells[i].s, cells[i].len);
-            else if (o->cols[i].kind == TS_COL_TIME)
-                ts_out_time(o, b, cells[i].v);
-            else
-                ts_buf_printf(b, "%" PRId64, cells[i].v);
+            ts_out_cell(o, b, o->cols[i].kind, &cells[i]);
         }
         ts_buf_puts(b, "\r\n");
         break;
@@ -172,14 +178,7 @@ ts_err ts_out_row(ts_out *o, const ts_cell *cells)
         for (size_t i = 0; i < o->ncols; i++) {
             if (ts_out_offs_push(o, o->cells.len))
                 return TS_ERR_NOMEM;
-            if (cells[i].null)
-                ts_buf_putc(&o->cells, '-');
-            else if (o->cols[i].kind == TS_COL_STR)
-                ts_out_printable(&o->cells, cells[i].s, cells[i].len);
-            else if (o->cols[i].kind == TS_COL_TIME)
-                ts_out_time(o, &o->cells, cells[i].v);
-            else
-                ts_buf_printf(&o->cells, "%" PRId64, cells[i].v);
+            ts_out_cell(o, &o->cells, o->cols[i].kind, &cells[i]);
         }
         if (ts_buf_status(&o->cells))
             return TS_ERR_NOMEM;
