@@ -2,21 +2,23 @@
  * ts_stool_int: what the parts of tagstream-store share; internal to
  * store/tool/ (the interface to the rest of the tree is ts_store_tool.h).
  *
- * The parts, each on its own file, in the order a run goes through them:
+ * The parts, one a file; each uses only files below it in this list (no
+ * include or call goes upward, so there is no circle):
  *
- *   ts_store_tool.c   ts_store_tool_main: defaults, then the steps below;
- *                     the first failure (ts_stool_fail) and its exit code
- *   ts_stool_cli.c    the command line into a ts_stool (ts_stool_parse)
+ *   ts_store_tool.c   ts_store_tool_main: defaults, then parse, open, the
+ *                     command, and the first failure's message and exit code
+ *   ts_stool_cmd.c    the commands: tasks, dump and top, verify
  *   ts_stool_open.c   finding the task stores and opening them read-only or
  *                     as secondaries; reading and decoding their entries
- *   ts_stool_cmd.c    the commands: tasks, dump and top, verify
- *   ts_stool_out.c    rendering rows as JSON lines, CSV or a table
- *                     (knows nothing of ts_stool)
- *   ts_store_verify.c the comparison of a store with its changelog
+ *   ts_stool_cli.c    the command line into a ts_stool (ts_stool_parse)
+ *   ts_stool_out.c    rendering rows as JSON lines, CSV or a table (knows
+ *                     nothing of ts_stool; its own header ts_stool_out.h)
+ *   ts_store_verify.c a store compared with its changelog (knows nothing of
+ *                     ts_stool; its own header ts_store_verify.h)
+ *   ts_stool.c        ts_stool_fail and ts_stool_join
  *
- * Includes go one way: the parts include this header, this header includes
- * none of the parts' headers; ts_stool_out.h and ts_store_verify.h include
- * neither.
+ * Of the headers in store/tool/, this one includes only the public
+ * ts_store_tool.h (for the exit codes).
  *
  * Errors: every function that can fail records the first failure in the
  * ts_stool (message and exit code, ts_stool_fail) and returns that exit
@@ -55,9 +57,9 @@ enum {
     TS_TFMT_ISO
 };
 
-/* One task store to read; the open fields are set by ts_stool_open. */
+/* One task store to read; found and opened by ts_stool_open. */
 typedef struct ts_stool_task {
-    char id[32];
+    char id[32]; /* "1_<partition>", the directory's name */
     long sub;
     int32_t part;
     char *path;
@@ -66,13 +68,15 @@ typedef struct ts_stool_task {
     int secondary;
 } ts_stool_task;
 
+/* One run: the options (ts_stool_cli.c), the opened stores
+ * (ts_stool_open.c), and the first failure. */
 typedef struct ts_stool {
     FILE *out;
-    int rc;
-    char msg[2048];
+    int rc;         /* exit code of the first failure; 0 while there is none */
+    char msg[2048]; /* its message */
 
     /* options */
-    unsigned seen; /* 1 << TS_OPT_* of each option given */
+    unsigned seen; /* 1 << TS_OPT_* (ts_stool_cli.c) of each option given */
     int cmd;
     int help;
     const char *state_dir;
@@ -99,6 +103,8 @@ typedef struct ts_stool {
     ts_stool_task *tasks;
     size_t ntasks;
 } ts_stool;
+
+/* ---- ts_stool.c ---- */
 
 /* Record the first failure (its message and exit code); returns the exit
  * code of the first failure (rc, or an earlier one). */

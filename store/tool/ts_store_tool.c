@@ -6,33 +6,9 @@
 #include "ts_stool_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-int ts_stool_fail(ts_stool *c, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (c->rc)
-        return c->rc;
-    va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
-    va_end(ap);
-    c->rc = rc;
-    return rc;
-}
-
-char *ts_stool_join(const char *a, const char *b)
-{
-    char *s;
-
-    if (asprintf(&s, "%s/%s", a, b) < 0)
-        return NULL;
-    return s;
-}
 
 int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err)
 {
