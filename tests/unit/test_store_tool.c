@@ -580,32 +580,6 @@ ParameterizedTest(size_t *i, time, parse)
     }
 }
 
-Test(time, format)
-{
-    static const struct {
-        int64_t ms;
-        const char *text;
-    } c[] = {
-        {T0, "2026-11-26T17:00:00.000Z"},
-        {T0 + 45999, "2026-11-26T17:00:45.999Z"},
-        {0, "1970-01-01T00:00:00.000Z"},
-        {-1, "1969-12-31T23:59:59.999Z"},
-        {951782400000LL, "2000-02-29T00:00:00.000Z"},
-        {253402300799999LL, "9999-12-31T23:59:59.999Z"},
-        {253402300800000LL, "+10000-01-01T00:00:00.000Z"},
-        {-62167219200001LL, "-0001-12-31T23:59:59.999Z"},
-        {INT64_MAX, "+292278994-08-17T07:12:55.807Z"},
-        {INT64_MIN, "-292275055-05-16T16:47:04.192Z"},
-    };
-    char buf[64];
-
-    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-        size_t n = ts_time_format_iso(c[i].ms, buf, sizeof(buf));
-        cr_expect_str_eq(buf, c[i].text);
-        cr_expect_eq(n, strlen(c[i].text));
-    }
-}
-
 Test(time, format_and_parse_round_trip)
 {
     char buf[64];
