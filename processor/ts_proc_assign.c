@@ -5,7 +5,9 @@
  * run the restores in slices of the loop, and resume the partition when its
  * task is restored. docs/DESIGN.md, "Restore".
  */
+#include "ts_proc_assign.h"
 #include "ts_proc_int.h"
+#include "ts_proc_txn.h"
 #include "ts_clock.h"
 #include "ts_log.h"
 #include "ts_restore.h"
@@ -21,28 +23,6 @@ static ts_err ts_proc_task_dir(ts_processor *p, int32_t part, char *buf, size_t 
     int n = snprintf(buf, size, "%s/1_%d", p->app_dir, (int)part);
 
     return n < 0 || (size_t)n >= size ? TS_ERR_INVALID : TS_OK;
-}
-
-static void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-
-    rd_kafka_topic_partition_list_add(l, topic, part);
-    if (resume)
-        rd_kafka_resume_partitions(p->consumer, l);
-    else
-        rd_kafka_pause_partitions(p->consumer, l);
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-void ts_proc_close_slot(ts_processor *p, int32_t part)
-{
-    ts_slot *s = &p->slots[part];
-
-    ts_restore_remove(p->restore, part);
-    ts_task_close(s->task);
-    s->task = NULL;
-    s->state = TS_SLOT_NONE;
 }
 
 static void ts_proc_update_ready(ts_processor *p)
@@ -101,20 +81,22 @@ static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *
 
 static void ts_proc_on_revoke(ts_processor *p, int lost)
 {
+    char msg[512];
     ts_err err;
 
     if (lost) {
         /* Others may own our partitions already: nothing of the open
          * transaction may be committed. */
         if (p->txn_open)
-            err = ts_proc_abort(p, "the partition assignment was lost");
+            err = ts_proc_abort(p, "the partition assignment was lost", msg, sizeof(msg));
         else
             err = TS_OK;
     } else {
-        err = ts_proc_commit(p);
+        err = ts_proc_commit(p, msg, sizeof(msg));
     }
-    if (err && !p->fatal) {
-        p->fatal = err;
+    if (err && !p->rebalance_err) {
+        p->rebalance_err = err;
+        snprintf(p->rebalance_errstr, sizeof(p->rebalance_errstr), "%s", msg);
     }
     for (int32_t i = 0; i < p->npart; i++) {
         ts_slot *s = &p->slots[i];
@@ -217,7 +199,7 @@ static ts_err ts_proc_plan_restore(ts_processor *p, int32_t part, char *errstr, 
 
 /* Fetch committed offsets (stable: the broker holds the answer while a
  * transaction that wrote offsets for them is pending) for tasks that need them. */
-static ts_err ts_proc_fetch_offsets(ts_processor *p)
+static ts_err ts_proc_fetch_offsets(ts_processor *p, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(p->npart);
     rd_kafka_resp_err_t err;
@@ -252,7 +234,7 @@ static ts_err ts_proc_fetch_offsets(ts_processor *p)
                     (int)tp->partition, msg);
             if (e == TS_ERR_STORE || e == TS_ERR_IO) {
                 rd_kafka_topic_partition_list_destroy(l);
-                return ts_seterr(e, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+                return ts_seterr(e, errstr, errstr_size, "%s", msg);
             }
         }
     }
@@ -261,26 +243,26 @@ static ts_err ts_proc_fetch_offsets(ts_processor *p)
 }
 
 /* A restore finished: load the task's position and start processing. */
-static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d)
+static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d, char *errstr,
+                               size_t errstr_size)
 {
     ts_slot *s = &p->slots[d->partition];
     ts_store_meta meta;
     int64_t st;
-    char msg[512];
     ts_log_ev *ev;
     ts_err err;
 
     if (s->state != TS_SLOT_RESTORING)
         return TS_OK;
-    err = ts_store_read_meta(ts_task_store(s->task), &meta, msg, sizeof(msg));
+    err = ts_store_read_meta(ts_task_store(s->task), &meta, errstr, errstr_size);
     if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+        return err;
     /* The committed offset's metadata is the truth (it commits with the
      * changelog); the store's copy only serves where there is none. */
     st = s->have_st ? s->committed_st : meta.stream_time;
-    err = ts_task_load(s->task, st, s->committed, d->next_offset, msg, sizeof(msg));
+    err = ts_task_load(s->task, st, s->committed, d->next_offset, errstr, errstr_size);
     if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+        return err;
     ts_counter_add(p->m.restored_records, d->records);
     if (s->committed >= 0) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -335,7 +317,7 @@ static void ts_proc_restore_progress(ts_processor *p)
     }
 }
 
-ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
+ts_err ts_proc_restore_step(ts_processor *p, int budget_ms, char *errstr, size_t errstr_size)
 {
     ts_restore_done done[16];
     size_t n = 0;
@@ -343,7 +325,7 @@ ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
     char msg[512];
     ts_err err;
 
-    err = ts_proc_fetch_offsets(p);
+    err = ts_proc_fetch_offsets(p, errstr, errstr_size);
     if (err)
         return err;
     if (ts_restore_active(p->restore) == 0)
@@ -355,10 +337,10 @@ ts_err ts_proc_restore_step(ts_processor *p, int budget_ms)
         if (failed >= 0 && failed < p->npart && p->slots[failed].state == TS_SLOT_RESTORING)
             p->slots[failed].state = TS_SLOT_OFFSETS; /* start over */
         if (err == TS_ERR_STORE)
-            return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+            return ts_seterr(err, errstr, errstr_size, "%s", msg);
     }
     for (size_t i = 0; i < n; i++) {
-        err = ts_proc_restored(p, &done[i]);
+        err = ts_proc_restored(p, &done[i], errstr, errstr_size);
         if (err)
             return err;
     }

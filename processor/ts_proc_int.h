@@ -1,13 +1,23 @@
 /*
- * The processor's internals, shared by its three source files:
+ * The processor's internals: the state its source files share, and the
+ * few operations on one partition's state that all of them use.
  *
- *   ts_processor.c     the loop, the tasks' sinks, internal topics,
- *                      transactions, bad records, construction
+ *   ts_processor.c     the loop: processing, bad records, the tasks'
+ *                      sinks, internal topics, the purge, construction
+ *   ts_proc_txn.c      the exactly-once protocol: producer, transaction,
+ *                      commit, abort, recovery (ts_proc_txn.h)
  *   ts_proc_assign.c   assignment and revocation of partitions, and the
- *                      restore of their tasks' stores
+ *                      restore of their tasks' stores (ts_proc_assign.h)
  *   ts_proc_metrics.c  the /metrics series, gauges and consumer lag
+ *                      (ts_proc_metrics.h)
+ *   ts_proc_slot.c     pause, reload and close one partition's task (here)
  *
- * The processor's interface is ts_processor.h; nothing else includes this.
+ * The files depend on each other in one direction only: ts_processor.c on
+ * all, ts_proc_assign.c on ts_proc_txn.c, those two on ts_proc_metrics.c
+ * and ts_proc_slot.c, which depend on nothing else here.
+ *
+ * The processor's interface is ts_processor.h; nothing outside processor/
+ * includes this.
  */
 #ifndef TS_PROC_INT_H
 #define TS_PROC_INT_H
@@ -28,9 +38,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define TS_TXN_TIMEOUT_MS 30000 /* bound on one transactional API call */
-#define TS_TXN_RETRIES    5     /* retries of a call that timed out, then abort */
-#define TS_POLL_MS        100
 
 /* Why a record was skipped; the order of ts_skip_names. */
 enum {
@@ -102,15 +109,17 @@ struct ts_processor {
     ts_slot *slots;
     _Atomic int assigned_once; /* read by /ready on the HTTP thread */
     int txn_open;
-    int64_t next_commit_ms;
+    int64_t next_commit_ms; /* set by ts_proc_commit_schedule only */
     int64_t last_purge_ms;
     int64_t last_gauges_ms;
     int64_t recover_since_ms;    /* producer replacements: the window's start */
     int recoveries;              /* and how many in that window */
     int64_t last_progress_ms;    /* restore progress log */
     volatile sig_atomic_t *stop; /* the caller's stop flag (during run) */
-    ts_err fatal;                /* set by callbacks that cannot return an error */
-    char fatal_msg[512];
+    /* The rebalance callback cannot return an error: it leaves the first
+     * one here, and the loop takes it after the poll that ran the callback. */
+    ts_err rebalance_err;
+    char rebalance_errstr[512];
 
     ts_buf value; /* scratch for result values */
     char *norm;   /* scratch for normalized tags */
@@ -134,26 +143,13 @@ struct ts_processor {
  * labels and log fields). */
 extern const char *const ts_proc_skip_names[TS_SKIP__N];
 
-/* ts_processor.c: commit the open transaction (flush the tasks, send the
- * offsets, commit, then write the stores); abort it and go back to the
- * committed state. */
-ts_err ts_proc_commit(ts_processor *p);
-ts_err ts_proc_abort(ts_processor *p, const char *why);
-
-/* ts_proc_assign.c */
-void ts_proc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                          rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* ts_proc_slot.c: pause (resume non-zero: resume) one partition of topic. */
+void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume);
+/* Send task part back to be restored from the changelog (its store missed
+ * a write or cannot be rolled back): pause its repartition partition until
+ * the restore is done. */
+void ts_proc_reload_slot(ts_processor *p, int32_t part);
+/* Stop restoring task part and close it: the partition is no longer ours. */
 void ts_proc_close_slot(ts_processor *p, int32_t part);
-/* Plan, run (for at most budget_ms) and finish the restores under way. */
-ts_err ts_proc_restore_step(ts_processor *p, int budget_ms);
-
-/* ts_proc_metrics.c */
-void ts_proc_metrics_init(ts_processor *p);
-void ts_proc_lag_collect(void *opaque, ts_buf *out);
-int ts_proc_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
-/* Refresh the gauges and the lag (at most once a second). */
-void ts_proc_gauges(ts_processor *p);
-/* Fold a task's counters into the registry: the change since *before. */
-void ts_proc_task_stats(ts_processor *p, ts_task_stats *before, ts_task *t);
 
 #endif

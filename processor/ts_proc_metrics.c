@@ -3,6 +3,7 @@
  * gauges and per-partition consumer lag refreshed by the loop, librdkafka's
  * statistics folded in.
  */
+#include "ts_proc_metrics.h"
 #include "ts_proc_int.h"
 #include "ts_buf.h"
 #include "ts_clock.h"

@@ -1,5 +1,14 @@
+/*
+ * The processor's loop: poll, process (normalize and repartition, count),
+ * commit when due, step the restores, purge; and construction. The
+ * exactly-once protocol is in ts_proc_txn.c, assignment and restore in
+ * ts_proc_assign.c.
+ */
 #include "ts_processor.h"
+#include "ts_proc_assign.h"
 #include "ts_proc_int.h"
+#include "ts_proc_metrics.h"
+#include "ts_proc_txn.h"
 #include "ts_buf.h"
 #include "ts_clock.h"
 #include "ts_fs.h"
@@ -24,6 +33,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#define TS_POLL_MS 100
 
 /* ---- state directory: instance id and lock ---- */
 
@@ -84,39 +94,6 @@ static ts_err ts_proc_lock(ts_processor *p, char *errstr, size_t errstr_size)
 
 /* ---- sinks of the window tasks ---- */
 
-/* Produce one record into the open transaction; on failure errstr says
- * which topic and why. */
-static ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition,
-                              const void *key, size_t klen, const void *val, size_t vlen,
-                              int64_t ts, void *opaque, rd_kafka_headers_t *hdrs, char *errstr,
-                              size_t errstr_size)
-{
-    rd_kafka_resp_err_t err;
-
-    for (int tries = 0;; tries++) {
-        if (hdrs)
-            err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
-                                    RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, klen),
-                                    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_TIMESTAMP(ts),
-                                    RD_KAFKA_V_OPAQUE(opaque),
-                                    RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(hdrs)),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        else
-            err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
-                                    RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, klen),
-                                    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_TIMESTAMP(ts),
-                                    RD_KAFKA_V_OPAQUE(opaque),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 1000)
-            break;
-        rd_kafka_poll(p->producer, 10); /* let deliveries drain the queue */
-    }
-    if (err)
-        return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot produce to %s: %s", topic,
-                         rd_kafka_err2str(err));
-    return TS_OK;
-}
-
 static ts_err ts_proc_emit(void *opaque, ts_task *task, const char *tag, size_t tag_len,
                            int64_t count, int64_t wstart, int64_t wend, int64_t max_ts,
                            char *errstr, size_t errstr_size)
@@ -165,28 +142,6 @@ static ts_err ts_proc_changelog(void *opaque, ts_task *task, const void *key, si
      * notes its offset: the store's metadata records where it stands. */
     return ts_proc_produce(p, p->changelog_topic, part, key, klen, val, vlen, ts_wall_ms(),
                            (void *)(intptr_t)(part + 1), NULL, errstr, errstr_size);
-}
-
-static void ts_proc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    ts_processor *p = opaque;
-    intptr_t tag = (intptr_t)m->_private;
-
-    (void)rk;
-    if (m->err) {
-        /* The transaction is now abortable; the commit will say so. */
-        ts_log_ev *ev =
-            ts_log_begin(TS_LOG_WARN, "processor", "delivery failed: %s", rd_kafka_err2str(m->err));
-        ts_log_cstr(ev, "topic", rd_kafka_topic_name(m->rkt));
-        ts_log_int(ev, "partition", m->partition);
-        ts_log_end(ev);
-        return;
-    }
-    if (tag > 0 && tag - 1 < p->npart) {
-        ts_slot *s = &p->slots[tag - 1];
-        if (m->offset > s->changelog_hi)
-            s->changelog_hi = m->offset;
-    }
 }
 
 /* ---- topics ---- */
@@ -301,226 +256,10 @@ static ts_err ts_proc_topics(ts_processor *p, char *errstr, size_t errstr_size)
     return err;
 }
 
-/* ---- transactions ---- */
-
-static ts_err ts_proc_txn_begin(ts_processor *p)
-{
-    rd_kafka_error_t *e;
-
-    if (p->txn_open)
-        return TS_OK;
-    e = rd_kafka_begin_transaction(p->producer);
-    if (e) {
-        /* Only a producer in a fatal state refuses to begin: replace it. */
-        ts_seterr(TS_ERR_FENCED, p->fatal_msg, sizeof(p->fatal_msg),
-                  "cannot begin a transaction: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return TS_ERR_FENCED;
-    }
-    p->txn_open = 1;
-    for (int32_t i = 0; i < p->npart; i++)
-        p->slots[i].changelog_hi = -1;
-    return TS_OK;
-}
-
-/* Seek every partition we process back to its committed offset. */
-static void ts_proc_rewind(ts_processor *p)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * p->npart);
-    rd_kafka_error_t *e;
-
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_source *src = &p->sources[i];
-        ts_slot *s = &p->slots[i];
-        if (src->assigned && src->next >= 0 && src->committed >= 0) {
-            rd_kafka_topic_partition_list_add(l, p->cfg->input_topic, i)->offset = src->committed;
-            src->next = -1;
-        }
-        if (s->state == TS_SLOT_ACTIVE && ts_task_committed_offset(s->task) >= 0)
-            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i)->offset =
-                ts_task_committed_offset(s->task);
-    }
-    if (l->cnt > 0) {
-        e = rd_kafka_seek_partitions(p->consumer, l, 10000);
-        if (e) {
-            ts_logf(TS_LOG_ERROR, "processor", "cannot rewind to the committed offsets: %s",
-                    rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-        }
-        for (int i = 0; i < l->cnt; i++)
-            if (l->elems[i].err)
-                ts_logf(TS_LOG_ERROR, "processor", "cannot rewind %s [%d]: %s", l->elems[i].topic,
-                        (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* Abort the open transaction and go back to the committed state. */
-ts_err ts_proc_abort(ts_processor *p, const char *why)
-{
-    rd_kafka_error_t *e = NULL;
-    char msg[512];
-
-    if (!p->txn_open)
-        return TS_OK;
-    ts_logf(TS_LOG_WARN, "processor", "aborting the transaction: %s", why);
-    for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
-        e = rd_kafka_abort_transaction(p->producer, TS_TXN_TIMEOUT_MS);
-        if (!e || !rd_kafka_error_is_retriable(e) || (p->stop && *p->stop))
-            break;
-        rd_kafka_error_destroy(e);
-        e = NULL;
-    }
-    p->txn_open = 0;
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_slot *s = &p->slots[i];
-        if (s->state == TS_SLOT_ACTIVE && ts_task_abort(s->task, msg, sizeof(msg)) != TS_OK) {
-            ts_logf(TS_LOG_ERROR, "processor", "task %s: %s", ts_task_id(s->task), msg);
-            s->state = TS_SLOT_OFFSETS; /* restore it from the changelog again */
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
-            rd_kafka_pause_partitions(p->consumer, l);
-            rd_kafka_topic_partition_list_destroy(l);
-        }
-    }
-    ts_counter_add(p->m.txn_aborted, 1);
-    if (e) {
-        /* A producer that cannot abort (fenced, or its transaction already
-         * aborted by the coordinator after transaction.timeout.ms) is of no
-         * further use: the loop replaces it. */
-        ts_seterr(TS_ERR_FENCED, p->fatal_msg, sizeof(p->fatal_msg),
-                  "cannot abort the transaction: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return TS_ERR_FENCED;
-    }
-    ts_proc_rewind(p);
-    return TS_OK;
-}
-
-/* A transactional call failed: a fatal error means the producer must be
- * replaced (TS_ERR_FENCED, handled by the loop), anything else aborts. */
-static ts_err ts_proc_txn_failed(ts_processor *p, rd_kafka_error_t *e, const char *what)
-{
-    char why[512];
-    int fatal = rd_kafka_error_is_fatal(e);
-
-    snprintf(why, sizeof(why), "%s failed: %s", what, rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
-    if (fatal) {
-        ts_seterr(TS_ERR_FENCED, p->fatal_msg, sizeof(p->fatal_msg), "%s", why);
-        p->txn_open = 0;
-        return TS_ERR_FENCED;
-    }
-    return ts_proc_abort(p, why);
-}
-
-static void ts_proc_add_offsets(ts_processor *p, rd_kafka_topic_partition_list_t *l)
-{
-    char meta[64];
-
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_source *src = &p->sources[i];
-        ts_slot *s = &p->slots[i];
-        if (src->assigned && src->next >= 0 && src->next != src->committed)
-            rd_kafka_topic_partition_list_add(l, p->cfg->input_topic, i)->offset = src->next;
-        if (s->state == TS_SLOT_ACTIVE && ts_task_dirty(s->task)) {
-            rd_kafka_topic_partition_t *tp =
-                rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
-            size_t n = ts_task_meta_format(meta, sizeof(meta), ts_task_stream_time(s->task));
-            tp->offset = ts_task_next_offset(s->task);
-            tp->metadata = malloc(n);
-            if (tp->metadata) {
-                memcpy(tp->metadata, meta, n);
-                tp->metadata_size = n;
-            }
-        }
-    }
-}
-
-/*
- * Commit the open transaction: changelog, offsets, commit; then the stores.
- * Returns TS_OK also when the transaction had to be aborted (the loop goes
- * on from the committed offsets); an error only when it is fatal.
- */
-ts_err ts_proc_commit(ts_processor *p)
-{
-    rd_kafka_topic_partition_list_t *offsets;
-    rd_kafka_consumer_group_metadata_t *gm;
-    rd_kafka_error_t *e = NULL;
-    int64_t t0 = ts_mono_ms();
-    char msg[512];
-    ts_err err;
-
-    p->next_commit_ms = t0 + p->cfg->commit_interval_ms;
-    if (!p->txn_open)
-        return TS_OK;
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_slot *s = &p->slots[i];
-        if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
-            continue;
-        err = ts_task_flush(s->task, msg, sizeof(msg));
-        if (err)
-            return ts_proc_abort(p, msg);
-    }
-    offsets = rd_kafka_topic_partition_list_new(2 * p->npart);
-    ts_proc_add_offsets(p, offsets);
-    if (offsets->cnt > 0) {
-        gm = rd_kafka_consumer_group_metadata(p->consumer);
-        for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
-            e = rd_kafka_send_offsets_to_transaction(p->producer, offsets, gm, TS_TXN_TIMEOUT_MS);
-            if (!e || !rd_kafka_error_is_retriable(e))
-                break;
-            rd_kafka_error_destroy(e);
-            e = NULL;
-        }
-        rd_kafka_consumer_group_metadata_destroy(gm);
-    }
-    rd_kafka_topic_partition_list_destroy(offsets);
-    if (e)
-        return ts_proc_txn_failed(p, e, "sending offsets to the transaction");
-    for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
-        e = rd_kafka_commit_transaction(p->producer, TS_TXN_TIMEOUT_MS);
-        if (!e || !rd_kafka_error_is_retriable(e) || rd_kafka_error_txn_requires_abort(e))
-            break;
-        rd_kafka_error_destroy(e);
-        e = NULL;
-    }
-    if (e)
-        return ts_proc_txn_failed(p, e, "committing the transaction");
-    p->txn_open = 0;
-    rd_kafka_poll(p->producer, 0); /* delivery reports: the changelog offsets */
-    ts_counter_add(p->m.txn_committed, 1);
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_source *src = &p->sources[i];
-        ts_slot *s = &p->slots[i];
-        if (src->assigned && src->next >= 0)
-            src->committed = src->next;
-        if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
-            continue;
-        err = ts_task_committed(s->task, s->changelog_hi >= 0 ? s->changelog_hi + 1 : -1, msg,
-                                sizeof(msg));
-        if (err) {
-            /* Kafka has it all; the store missed it: restore the tail. */
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            ts_logf(TS_LOG_ERROR, "processor", "task %s: %s; restoring it from the changelog",
-                    ts_task_id(s->task), msg);
-            s->state = TS_SLOT_OFFSETS;
-            rd_kafka_topic_partition_list_add(l, p->repartition_topic, i);
-            rd_kafka_pause_partitions(p->consumer, l);
-            rd_kafka_topic_partition_list_destroy(l);
-        }
-    }
-    ts_histogram_observe(p->m.commit_latency, (double)(ts_mono_ms() - t0) / 1000.0);
-    /* The interval runs from the end of a commit: a commit slower than the
-     * interval must not leave the next one due at once, which would commit
-     * after every single record. */
-    p->next_commit_ms = ts_mono_ms() + p->cfg->commit_interval_ms;
-    return TS_OK;
-}
-
 /* ---- bad records ---- */
 
-static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t *m)
+static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t *m, char *errstr,
+                           size_t errstr_size)
 {
     uint64_t n = p->skipped[reason]++;
     ts_err err = TS_OK;
@@ -549,7 +288,7 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
         rd_kafka_header_add(h, "tagstream.source.offset", -1, num, -1);
         err = ts_proc_produce(p, p->cfg->dlq_topic, RD_KAFKA_PARTITION_UA, m->key, m->key_len,
                               m->payload, m->len, rd_kafka_message_timestamp(m, NULL), NULL, h,
-                              p->fatal_msg, sizeof(p->fatal_msg));
+                              errstr, errstr_size);
         rd_kafka_headers_destroy(h);
         if (!err)
             ts_counter_add(p->m.dlq, 1);
@@ -560,7 +299,8 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
 /* ---- processing ---- */
 
 /* Sub-topology 0: normalize and repartition one input record. */
-static ts_err ts_proc_input(ts_processor *p, const rd_kafka_message_t *m)
+static ts_err ts_proc_input(ts_processor *p, const rd_kafka_message_t *m, char *errstr,
+                            size_t errstr_size)
 {
     ts_source *src = &p->sources[m->partition];
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
@@ -572,32 +312,32 @@ static ts_err ts_proc_input(ts_processor *p, const rd_kafka_message_t *m)
     src->next = m->offset + 1;
     ts_counter_add(p->m.consumed_input, 1);
     if (!m->payload)
-        return ts_proc_skip(p, TS_SKIP_NULL_VALUE, m);
+        return ts_proc_skip(p, TS_SKIP_NULL_VALUE, m, errstr, errstr_size);
     if (m->len > (size_t)p->cfg->max_value_bytes)
-        return ts_proc_skip(p, TS_SKIP_OVERSIZE, m);
+        return ts_proc_skip(p, TS_SKIP_OVERSIZE, m, errstr, errstr_size);
     if (ts < 0)
-        return ts_proc_skip(p, TS_SKIP_NO_TIMESTAMP, m);
+        return ts_proc_skip(p, TS_SKIP_NO_TIMESTAMP, m, errstr, errstr_size);
     err = ts_tag_normalize(m->payload, m->len, p->norm, p->norm_cap, &len);
     if (err == TS_ERR_INVALID)
-        return ts_proc_skip(p, TS_SKIP_INVALID_UTF8, m);
+        return ts_proc_skip(p, TS_SKIP_INVALID_UTF8, m, errstr, errstr_size);
     if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "cannot normalize a tag");
+        return ts_seterr(err, errstr, errstr_size, "cannot normalize a tag");
     if ((int64_t)ts_utf16_length(p->norm, len) <= p->cfg->min_length) {
         p->filtered++;
         ts_counter_add(p->m.filtered, 1);
         return TS_OK;
     }
     return ts_proc_produce(p, p->repartition_topic, ts_murmur2_partition(p->norm, len, p->npart),
-                           p->norm, len, "", 0, ts, NULL, NULL, p->fatal_msg, sizeof(p->fatal_msg));
+                           p->norm, len, "", 0, ts, NULL, NULL, errstr, errstr_size);
 }
 
 /* Sub-topology 1: count one repartitioned record. */
-static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m)
+static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m, char *errstr,
+                            size_t errstr_size)
 {
     ts_slot *s = &p->slots[m->partition];
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     ts_task_result res;
-    char msg[512];
     ts_err err;
 
     if (s->state != TS_SLOT_ACTIVE) {
@@ -609,11 +349,12 @@ static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m)
     if (!m->key || ts < 0) {
         /* our own topic: only a foreign writer can put these here */
         ts_task_skip(s->task, m->offset);
-        return ts_proc_skip(p, !m->key ? TS_SKIP_NULL_KEY : TS_SKIP_NO_TIMESTAMP, m);
+        return ts_proc_skip(p, !m->key ? TS_SKIP_NULL_KEY : TS_SKIP_NO_TIMESTAMP, m, errstr,
+                            errstr_size);
     }
-    err = ts_task_process(s->task, m->key, m->key_len, ts, m->offset, &res, msg, sizeof(msg));
+    err = ts_task_process(s->task, m->key, m->key_len, ts, m->offset, &res, errstr, errstr_size);
     if (err)
-        return ts_seterr(err, p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+        return err;
     if (res == TS_TASK_LATE)
         ts_counter_add(p->m.late, 1);
     return TS_OK;
@@ -660,7 +401,8 @@ static void ts_proc_purge(ts_processor *p)
 
 /* ---- the loop ---- */
 
-static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m)
+static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m, char *errstr,
+                               size_t errstr_size)
 {
     const char *topic;
     ts_err err;
@@ -672,16 +414,16 @@ static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m)
     }
     if (m->partition < 0 || m->partition >= p->npart)
         return TS_OK;
-    err = ts_proc_txn_begin(p);
+    err = ts_proc_txn_begin(p, errstr, errstr_size);
     if (err)
         return err;
     topic = rd_kafka_topic_name(m->rkt);
     if (!strcmp(topic, p->cfg->input_topic))
-        return ts_proc_input(p, m);
+        return ts_proc_input(p, m, errstr, errstr_size);
     if (!strcmp(topic, p->repartition_topic)) {
         ts_slot *s = &p->slots[m->partition];
         ts_task_stats before = s->task ? *ts_task_get_stats(s->task) : (ts_task_stats){0};
-        err = ts_proc_count(p, m);
+        err = ts_proc_count(p, m, errstr, errstr_size);
         if (s->task)
             ts_proc_task_stats(p, &before, s->task);
         return err;
@@ -689,89 +431,65 @@ static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m)
     return TS_OK;
 }
 
-static ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size);
-static void ts_proc_producer_destroy(ts_processor *p);
-
-static ts_err ts_proc_subscribe(ts_processor *p, char *errstr, size_t errstr_size)
+/* The error the rebalance callback left, if any: into errstr, and cleared. */
+static ts_err ts_proc_rebalance_error(ts_processor *p, char *errstr, size_t errstr_size)
 {
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(2);
-    rd_kafka_resp_err_t kerr;
+    ts_err err = p->rebalance_err;
 
-    rd_kafka_topic_partition_list_add(sub, p->cfg->input_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(sub, p->repartition_topic, RD_KAFKA_PARTITION_UA);
-    kerr = rd_kafka_subscribe(p->consumer, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (kerr)
-        return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot subscribe: %s",
-                         rd_kafka_err2str(kerr));
-    return TS_OK;
+    if (err) {
+        ts_seterr(err, errstr, errstr_size, "%s", p->rebalance_errstr);
+        p->rebalance_err = TS_OK;
+    }
+    return err;
 }
 
-#define TS_RECOVER_MAX       5      /* producer replacements allowed ... */
-#define TS_RECOVER_WINDOW_MS 600000 /* ... within this long */
-
 /*
- * The producer failed fatally: fenced (its epoch was bumped, for example
- * when the coordinator aborted a transaction that outlived
- * transaction.timeout.ms while this instance was frozen or cut off from a
- * broker), or a transaction it can no longer end. Nothing of the open
- * transaction can commit. Start over from what Kafka has committed: forget
- * the uncommitted state of the tasks (their stores are never ahead of
- * Kafka), leave the group, replace the producer (whose initialization
- * aborts whatever this transactional.id left open), and join again, so
- * that every task is checked against the changelog and every partition
- * resumes from its committed offset.
+ * One turn of the loop: process what the consumer has up to the commit
+ * deadline, commit when due, step the restores. A failed produce aborts
+ * the transaction and the loop goes on; a fenced producer is replaced.
+ * Errors left: fatal, with errstr.
  */
-static ts_err ts_proc_recover(ts_processor *p, char *errstr, size_t errstr_size)
+static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
 {
     int64_t now = ts_mono_ms();
-    char msg[512];
-    ts_log_ev *ev;
-    ts_err err;
+    int timeout = (int)(p->next_commit_ms - now);
+    rd_kafka_message_t *m;
+    char why[512];
+    ts_err err = TS_OK;
 
-    if (now - p->recover_since_ms > TS_RECOVER_WINDOW_MS) {
-        p->recover_since_ms = now;
-        p->recoveries = 0;
-    }
-    if (++p->recoveries > TS_RECOVER_MAX)
-        return ts_seterr(TS_ERR_FENCED, errstr, errstr_size,
-                         "%s (the producer failed %d times within %d minutes: giving up)",
-                         p->fatal_msg, TS_RECOVER_MAX, TS_RECOVER_WINDOW_MS / 60000);
-    ev = ts_log_begin(TS_LOG_WARN, "processor",
-                      "replacing the producer and rejoining the group: %s", p->fatal_msg);
-    ts_log_int(ev, "replacements_recently", p->recoveries);
-    ts_log_end(ev);
-    ts_counter_add(p->m.producer_restarts, 1);
-    p->txn_open = 0;
-    p->fatal = TS_OK;
-    for (int32_t i = 0; i < p->npart; i++)
-        if (p->slots[i].state == TS_SLOT_ACTIVE &&
-            ts_task_abort(p->slots[i].task, msg, sizeof(msg)))
-            ts_logf(TS_LOG_WARN, "processor", "task %s: %s", ts_task_id(p->slots[i].task), msg);
-    /* Leave: the revoke callback finds no transaction to commit and
-     * suspends the tasks. Messages still queued are dropped: they are read
-     * again from the committed offsets. */
-    rd_kafka_unsubscribe(p->consumer);
-    for (int i = 0; i < 100; i++) {
-        rd_kafka_topic_partition_list_t *asg = NULL;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 100);
-        int empty;
-        if (m)
-            rd_kafka_message_destroy(m);
-        if (rd_kafka_assignment(p->consumer, &asg))
+    atomic_store(&p->heartbeat_ms, now);
+    if (timeout > TS_POLL_MS)
+        timeout = TS_POLL_MS;
+    if (timeout < 0 || ts_restore_active(p->restore) > 0)
+        timeout = 0;
+    m = rd_kafka_consumer_poll(p->consumer, timeout);
+    /* Process what is there, up to the commit deadline. */
+    while (m) {
+        err = ts_proc_dispatch(p, m, errstr, errstr_size);
+        rd_kafka_message_destroy(m);
+        if (err || p->rebalance_err || ts_mono_ms() >= p->next_commit_ms)
             break;
-        empty = asg->cnt == 0;
-        rd_kafka_topic_partition_list_destroy(asg);
-        if (empty)
-            break;
+        m = rd_kafka_consumer_poll(p->consumer, 0);
     }
-    ts_proc_producer_destroy(p);
-    err = ts_proc_producer_new(p, errstr, errstr_size);
-    if (err)
-        return err;
-    p->fatal_msg[0] = '\0';
-    p->next_commit_ms = ts_mono_ms() + p->cfg->commit_interval_ms;
-    return ts_proc_subscribe(p, errstr, errstr_size);
+    if (!err)
+        err = ts_proc_rebalance_error(p, errstr, errstr_size);
+    if (err == TS_ERR_KAFKA && p->txn_open) {
+        /* a produce failed (queue stuck, topic gone): abort, go on */
+        snprintf(why, sizeof(why), "%s", errstr);
+        err = ts_proc_abort(p, why, errstr, errstr_size);
+    }
+    if (!err) {
+        rd_kafka_poll(p->producer, 0);
+        if (ts_mono_ms() >= p->next_commit_ms)
+            err = ts_proc_commit(p, errstr, errstr_size);
+    }
+    if (!err)
+        err = ts_proc_restore_step(p, 50, errstr, errstr_size);
+    if (err == TS_ERR_FENCED && !*p->stop) {
+        snprintf(why, sizeof(why), "%s", errstr);
+        err = ts_proc_recover(p, why, errstr, errstr_size);
+    }
+    return err;
 }
 
 ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errstr,
@@ -784,77 +502,33 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
     err = ts_proc_subscribe(p, errstr, errstr_size);
     if (err)
         return err;
-    p->next_commit_ms = ts_mono_ms() + p->cfg->commit_interval_ms;
+    ts_proc_commit_schedule(p);
     p->last_purge_ms = ts_mono_ms();
     ts_logf(TS_LOG_INFO, "processor", "running");
 
     while (!*stop) {
-        int64_t now = ts_mono_ms();
-        int timeout = (int)(p->next_commit_ms - now);
-        rd_kafka_message_t *m;
-        char why[512];
-
-        err = TS_OK;
-        atomic_store(&p->heartbeat_ms, now);
-        if (timeout > TS_POLL_MS)
-            timeout = TS_POLL_MS;
-        if (timeout < 0 || ts_restore_active(p->restore) > 0)
-            timeout = 0;
-        m = rd_kafka_consumer_poll(p->consumer, timeout);
-        /* Process what is there, up to the commit deadline. */
-        while (m) {
-            err = ts_proc_dispatch(p, m);
-            rd_kafka_message_destroy(m);
-            if (err || p->fatal || ts_mono_ms() >= p->next_commit_ms)
-                break;
-            m = rd_kafka_consumer_poll(p->consumer, 0);
-        }
-        if (!err && p->fatal)
-            err = p->fatal;
-        if (err == TS_ERR_KAFKA && p->txn_open) {
-            /* a produce failed (queue stuck, topic gone): abort, go on */
-            err = ts_proc_abort(p, p->fatal_msg);
-        }
-        if (!err) {
-            rd_kafka_poll(p->producer, 0);
-            if (ts_mono_ms() >= p->next_commit_ms)
-                err = ts_proc_commit(p);
-        }
-        if (!err)
-            err = ts_proc_restore_step(p, 50);
-        if (err == TS_ERR_FENCED && !*stop) {
-            err = ts_proc_recover(p, why, sizeof(why));
-            if (err)
-                snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", why);
-        }
+        char msg[512] = ""; /* errstr is written only on failure */
+        err = ts_proc_turn(p, msg, sizeof(msg));
         if (err)
-            break;
+            return ts_seterr(err, errstr, errstr_size, "%s", msg[0] ? msg : ts_err_name(err));
         ts_proc_purge(p);
         ts_proc_gauges(p);
     }
 
-    if (err) {
-        ts_seterr(err, errstr, errstr_size, "%s",
-                  p->fatal_msg[0] ? p->fatal_msg : ts_err_name(err));
-        return err;
-    }
     /* Graceful stop: commit what is open, then leave the group (its revoke
      * callback finds nothing left to commit). */
     stop_at = ts_mono_ms() + p->cfg->shutdown_timeout_ms;
     ts_logf(TS_LOG_INFO, "processor", "stopping");
-    err = ts_proc_commit(p);
-    if (err) {
-        ts_seterr(err, errstr, errstr_size, "%s", p->fatal_msg);
+    err = ts_proc_commit(p, errstr, errstr_size);
+    if (err)
         return err;
-    }
     rd_kafka_consumer_close(p->consumer);
     for (int32_t i = 0; i < p->npart; i++)
         if (p->slots[i].task)
             ts_proc_close_slot(p, i);
-    if (p->fatal) {
-        ts_seterr(p->fatal, errstr, errstr_size, "%s", p->fatal_msg);
-        return p->fatal;
-    }
+    err = ts_proc_rebalance_error(p, errstr, errstr_size);
+    if (err)
+        return err;
     rd_kafka_flush(p->producer, (int)(stop_at - ts_mono_ms() > 0 ? stop_at - ts_mono_ms() : 0));
     ts_logf(TS_LOG_INFO, "processor", "stopped");
     return TS_OK;
@@ -873,72 +547,6 @@ static char *ts_strcat3(const char *a, const char *b, const char *c)
     memcpy(s + la, b, lb);
     memcpy(s + la + lb, c, lc + 1);
     return s;
-}
-
-static const char *const ts_proc_producer_defaults[] = {"enable.idempotence",
-                                                        "true",
-                                                        "acks",
-                                                        "all",
-                                                        "partitioner",
-                                                        "murmur2_random",
-                                                        "linger.ms",
-                                                        "5",
-                                                        "compression.type",
-                                                        "lz4",
-                                                        "statistics.interval.ms",
-                                                        "15000",
-                                                        NULL};
-
-/*
- * The transactional producer (also the admin client), with its transactions
- * initialized: that fences any earlier incarnation of this instance and
- * aborts its open transaction.
- */
-static ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size)
-{
-    char num[32], msg[512];
-    const char *forced[] = {
-        "transactional.id", p->txn_id, "transaction.timeout.ms", num, "client.id", p->txn_id, NULL};
-    rd_kafka_conf_t *pc;
-    rd_kafka_error_t *e;
-    ts_err err;
-
-    snprintf(num, sizeof(num), "%" PRId64, p->cfg->transaction_timeout_ms);
-    pc = ts_kafka_conf_new(p->conf, p->cfg->bootstrap_servers, ts_proc_producer_defaults, forced,
-                           errstr, errstr_size);
-    if (!pc)
-        return TS_ERR_INVALID;
-    rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
-    rd_kafka_conf_set_stats_cb(pc, ts_proc_stats_cb);
-    rd_kafka_conf_set_opaque(pc, p);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
-    if (!p->producer) {
-        rd_kafka_conf_destroy(pc);
-        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the producer: %s",
-                         msg);
-    }
-    p->admin_q = rd_kafka_queue_new(p->producer);
-    e = rd_kafka_init_transactions(p->producer, 60000);
-    if (e) {
-        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot initialize transactions: %s",
-                        rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return err;
-    }
-    return TS_OK;
-}
-
-static void ts_proc_producer_destroy(ts_processor *p)
-{
-    if (p->admin_q)
-        rd_kafka_queue_destroy(p->admin_q);
-    p->admin_q = NULL;
-    if (p->producer) {
-        /* whatever is still queued belongs to a transaction that is gone */
-        rd_kafka_purge(p->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_destroy(p->producer);
-    }
-    p->producer = NULL;
 }
 
 ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metrics *metrics,
