@@ -5,9 +5,9 @@
  * run the restores in slices of the loop, and resume the partition when its
  * task is restored. docs/DESIGN.md, "Restore".
  */
-#include "ts_proc_assign.h"
+#include "ts_proc_assign_int.h"
 #include "ts_proc_int.h"
-#include "ts_proc_txn.h"
+#include "ts_proc_txn_int.h"
 #include "ts_clock.h"
 #include "ts_log.h"
 #include "ts_restore.h"

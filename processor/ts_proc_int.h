@@ -5,11 +5,11 @@
  *   ts_processor.c     the loop: processing, bad records, the tasks'
  *                      sinks, internal topics, the purge, construction
  *   ts_proc_txn.c      the exactly-once protocol: producer, transaction,
- *                      commit, abort, recovery (ts_proc_txn.h)
+ *                      commit, abort, recovery (ts_proc_txn_int.h)
  *   ts_proc_assign.c   assignment and revocation of partitions, and the
- *                      restore of their tasks' stores (ts_proc_assign.h)
+ *                      restore of their tasks' stores (ts_proc_assign_int.h)
  *   ts_proc_metrics.c  the /metrics series, gauges and consumer lag
- *                      (ts_proc_metrics.h)
+ *                      (ts_proc_metrics_int.h)
  *   ts_proc_slot.c     pause, reload and close one partition's task (here)
  *
  * The files depend on each other in one direction only: ts_processor.c on
@@ -29,6 +29,7 @@
 #include "ts_proc_config.h"
 #include "ts_processor.h"
 #include "ts_restore.h"
+#include "ts_skip.h"
 #include "ts_store.h"
 #include "ts_task.h"
 
@@ -38,16 +39,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-
-/* Why a record was skipped; the order of ts_skip_names. */
-enum {
-    TS_SKIP_NULL_VALUE,
-    TS_SKIP_INVALID_UTF8,
-    TS_SKIP_OVERSIZE,
-    TS_SKIP_NO_TIMESTAMP,
-    TS_SKIP_NULL_KEY,
-    TS_SKIP__N
-};
 
 /* Sub-topology 0: the state of one input partition. */
 typedef struct ts_source {
@@ -78,7 +69,7 @@ typedef struct ts_slot {
 
 typedef struct ts_proc_metrics {
     ts_counter *consumed_input, *consumed_repartition;
-    ts_counter *skipped[TS_SKIP__N];
+    ts_counter *skipped[TS_SKIP__COUNT]; /* NULL for reasons the processor has not */
     ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
     ts_counter *txn_committed, *txn_aborted, *rebalances;
     ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
@@ -124,7 +115,7 @@ struct ts_processor {
     ts_buf value; /* scratch for result values */
     char *norm;   /* scratch for normalized tags */
     size_t norm_cap;
-    uint64_t skipped[TS_SKIP__N];
+    uint64_t skipped[TS_SKIP__COUNT];
     uint64_t filtered;
 
     ts_metrics *metrics;
@@ -138,10 +129,6 @@ struct ts_processor {
     _Atomic int ready;
     _Atomic int restoring;
 };
-
-/* The names of the skip reasons, in the order of the enum above (metric
- * labels and log fields). */
-extern const char *const ts_proc_skip_names[TS_SKIP__N];
 
 /* ts_proc_slot.c: pause (resume non-zero: resume) one partition of topic. */
 void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume);

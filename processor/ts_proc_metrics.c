@@ -3,7 +3,7 @@
  * gauges and per-partition consumer lag refreshed by the loop, librdkafka's
  * statistics folded in.
  */
-#include "ts_proc_metrics.h"
+#include "ts_proc_metrics_int.h"
 #include "ts_proc_int.h"
 #include "ts_buf.h"
 #include "ts_clock.h"
@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ts_proc_skip_names[TS_SKIP__N] = {"null_value", "invalid_utf8", "oversize",
-                                                    "no_timestamp", "null_key"};
+/* The skip reasons the processor counts, in the order of its metrics (ends
+ * with TS_SKIP_NONE). */
+static const ts_skip ts_proc_skips[] = {TS_SKIP_NULL_VALUE, TS_SKIP_INVALID_UTF8,
+                                        TS_SKIP_OVERSIZE,   TS_SKIP_NO_TIMESTAMP,
+                                        TS_SKIP_NULL_KEY,   TS_SKIP_NONE};
 
 /* ---- metrics ---- */
 
@@ -38,11 +41,11 @@ void ts_proc_metrics_init(ts_processor *p)
     m->consumed_repartition =
         ts_metrics_counter(r, "tagstream_records_consumed_total",
                            "Records consumed, by topic role.", "topic=\"repartition\"");
-    for (int i = 0; i < TS_SKIP__N; i++) {
-        const char *pairs[] = {"reason", ts_proc_skip_names[i], NULL};
-        m->skipped[i] = ts_metrics_counter(r, "tagstream_records_skipped_total",
-                                           "Bad records skipped, by reason.",
-                                           ts_metrics_labels(labels, sizeof(labels), pairs));
+    for (const ts_skip *reason = ts_proc_skips; *reason; reason++) {
+        const char *pairs[] = {"reason", ts_skip_name(*reason), NULL};
+        m->skipped[*reason] = ts_metrics_counter(r, "tagstream_records_skipped_total",
+                                                 "Bad records skipped, by reason.",
+                                                 ts_metrics_labels(labels, sizeof(labels), pairs));
     }
     m->filtered = ts_metrics_counter(r, "tagstream_records_filtered_total",
                                      "Records dropped by the length filter (min.length).", NULL);

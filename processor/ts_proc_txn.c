@@ -30,9 +30,9 @@
  *
  * Thread: the loop's (the delivery reports come from rd_kafka_poll on it).
  */
-#include "ts_proc_txn.h"
+#include "ts_proc_txn_int.h"
 #include "ts_proc_int.h"
-#include "ts_proc_metrics.h"
+#include "ts_proc_metrics_int.h"
 #include "ts_clock.h"
 #include "ts_kafka.h"
 #include "ts_log.h"

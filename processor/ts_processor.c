@@ -5,10 +5,10 @@
  * ts_proc_assign.c.
  */
 #include "ts_processor.h"
-#include "ts_proc_assign.h"
+#include "ts_proc_assign_int.h"
 #include "ts_proc_int.h"
-#include "ts_proc_metrics.h"
-#include "ts_proc_txn.h"
+#include "ts_proc_metrics_int.h"
+#include "ts_proc_txn_int.h"
 #include "ts_buf.h"
 #include "ts_clock.h"
 #include "ts_fs.h"
@@ -258,8 +258,8 @@ static ts_err ts_proc_topics(ts_processor *p, char *errstr, size_t errstr_size)
 
 /* ---- bad records ---- */
 
-static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t *m, char *errstr,
-                           size_t errstr_size)
+static ts_err ts_proc_skip(ts_processor *p, ts_skip reason, const rd_kafka_message_t *m,
+                           char *errstr, size_t errstr_size)
 {
     uint64_t n = p->skipped[reason]++;
     ts_err err = TS_OK;
@@ -267,7 +267,7 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
     ts_counter_add(p->m.skipped[reason], 1);
     if (ts_log_sampled(n, 10, 1000)) {
         ts_log_ev *ev = ts_log_begin(TS_LOG_WARN, "processor", "skipping a bad record");
-        ts_log_cstr(ev, "reason", ts_proc_skip_names[reason]);
+        ts_log_cstr(ev, "reason", ts_skip_name(reason));
         ts_log_cstr(ev, "topic", rd_kafka_topic_name(m->rkt));
         ts_log_int(ev, "partition", m->partition);
         ts_log_int(ev, "offset", m->offset);
@@ -280,7 +280,7 @@ static ts_err ts_proc_skip(ts_processor *p, int reason, const rd_kafka_message_t
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
         char num[32];
         const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_header_add(h, "tagstream.error.reason", -1, ts_proc_skip_names[reason], -1);
+        rd_kafka_header_add(h, "tagstream.error.reason", -1, ts_skip_name(reason), -1);
         rd_kafka_header_add(h, "tagstream.source.topic", -1, topic, -1);
         snprintf(num, sizeof(num), "%d", (int)m->partition);
         rd_kafka_header_add(h, "tagstream.source.partition", -1, num, -1);

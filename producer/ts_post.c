@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ts_skip_names[TS_SKIP__COUNT] = {
-    "none",           "truncated",    "oversize",     "invalid_utf8",
-    "malformed_json", "error_object", "unrecognized", "bad_tag"};
-
-const char *ts_skip_name(ts_skip skip)
-{
-    return (unsigned)skip < TS_SKIP__COUNT ? ts_skip_names[skip] : "?";
-}
-
 void ts_post_init(ts_post *post)
 {
     memset(post, 0, sizeof(*post));

@@ -16,24 +16,10 @@
 
 #include "ts_buf.h"
 #include "ts_err.h"
+#include "ts_skip.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Why input was skipped; the names are the `reason` label of the metric. */
-typedef enum ts_skip {
-    TS_SKIP_NONE = 0,
-    TS_SKIP_TRUNCATED,      /* a line or event cut by a disconnect */
-    TS_SKIP_OVERSIZE,       /* over max.line.bytes */
-    TS_SKIP_INVALID_UTF8,   /* not valid UTF-8 */
-    TS_SKIP_MALFORMED_JSON, /* does not parse as JSON */
-    TS_SKIP_ERROR_OBJECT,   /* an {"errors":[...]} object instead of a post */
-    TS_SKIP_UNRECOGNIZED,   /* JSON, but not a post of a known shape */
-    TS_SKIP_BAD_TAG,        /* one hashtag entity that is not a usable tag */
-    TS_SKIP__COUNT
-} ts_skip;
-
-const char *ts_skip_name(ts_skip skip);
 
 typedef enum ts_post_format {
     TS_POST_AUTO = 0, /* per line: JSON (X or Mastodon, by shape) or plain text */

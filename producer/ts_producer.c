@@ -16,6 +16,12 @@
 
 #define TS_ENV_PREFIX "TAGSTREAM_"
 
+/* The skip reasons the producer counts, in the order of its metrics and
+ * its final summary (ends with TS_SKIP_NONE). */
+static const ts_skip ts_producer_skips[] = {
+    TS_SKIP_TRUNCATED,    TS_SKIP_OVERSIZE,     TS_SKIP_INVALID_UTF8, TS_SKIP_MALFORMED_JSON,
+    TS_SKIP_ERROR_OBJECT, TS_SKIP_UNRECOGNIZED, TS_SKIP_BAD_TAG,      TS_SKIP_NONE};
+
 /* A plain counter family's collector: which counter of which stats. */
 typedef struct ts_producer_col {
     const struct ts_producer_family *family;
@@ -77,9 +83,9 @@ static void ts_producer_summary(const ts_producer *p, const char *msg)
     ts_log_int(ev, "records_produced", (int64_t)ts_pstats_get(&s->records_produced));
     ts_log_int(ev, "delivery_failures", (int64_t)ts_pstats_get(&s->delivery_failures));
     ts_log_int(ev, "events_ignored", (int64_t)ts_pstats_get(&s->events_ignored));
-    for (int i = 1; i < TS_SKIP__COUNT; i++) {
-        snprintf(key, sizeof(key), "skipped_%s", ts_skip_name((ts_skip)i));
-        ts_log_int(ev, key, (int64_t)ts_pstats_get(&s->skipped[i]));
+    for (const ts_skip *r = ts_producer_skips; *r; r++) {
+        snprintf(key, sizeof(key), "skipped_%s", ts_skip_name(*r));
+        ts_log_int(ev, key, (int64_t)ts_pstats_get(&s->skipped[*r]));
     }
     for (int i = 0; i < TS_RECONNECT__COUNT; i++) {
         snprintf(key, sizeof(key), "reconnects_%s", ts_reconnect_cause_name((ts_reconnect_cause)i));
@@ -149,9 +155,9 @@ static void ts_producer_collect_skipped(void *opaque, ts_buf *out)
 {
     const ts_pstats *s = opaque;
 
-    for (int i = 1; i < TS_SKIP__COUNT; i++)
+    for (const ts_skip *r = ts_producer_skips; *r; r++)
         ts_buf_printf(out, "tagstream_producer_skipped_total{reason=\"%s\"} %llu\n",
-                      ts_skip_name((ts_skip)i), (unsigned long long)ts_pstats_get(&s->skipped[i]));
+                      ts_skip_name(*r), (unsigned long long)ts_pstats_get(&s->skipped[*r]));
 }
 
 static void ts_producer_collect_reconnects(void *opaque, ts_buf *out)

@@ -81,7 +81,7 @@ enum {
     TS_META_CHANGELOG,
     TS_META_INPUT,
     TS_META_STREAM_TIME,
-    TS_META__N
+    TS_META__COUNT
 };
 
 static size_t ts_meta_key(unsigned char *out, int which)
@@ -238,7 +238,7 @@ ts_err ts_store_read_meta(ts_store *s, ts_store_meta *m, char *errstr, size_t er
     ts_err err;
 
     ts_store_meta_init(m);
-    for (int i = 0; i < TS_META__N; i++) {
+    for (int i = 0; i < TS_META__COUNT; i++) {
         size_t klen = ts_meta_key(key, i), vlen;
         char *v;
         err = ts_store_get_raw(s, key, klen, &v, &vlen, errstr, errstr_size);

@@ -11,8 +11,8 @@
  * Thread: the loop's (including the rebalance callback, which runs inside
  * its polls).
  */
-#ifndef TS_PROC_TXN_H
-#define TS_PROC_TXN_H
+#ifndef TS_PROC_TXN_INT_H
+#define TS_PROC_TXN_INT_H
 
 #include "ts_err.h"
 

@@ -3,8 +3,8 @@
  * loop's, except ts_proc_lag_collect (the HTTP thread) and ts_proc_stats_cb
  * (librdkafka's).
  */
-#ifndef TS_PROC_METRICS_H
-#define TS_PROC_METRICS_H
+#ifndef TS_PROC_METRICS_INT_H
+#define TS_PROC_METRICS_INT_H
 
 #include "ts_buf.h"
 #include "ts_task.h"

@@ -2,8 +2,8 @@
  * Assignment and revocation of the processor's partitions, and the restore
  * of their tasks (internal to processor/). Thread: the loop's.
  */
-#ifndef TS_PROC_ASSIGN_H
-#define TS_PROC_ASSIGN_H
+#ifndef TS_PROC_ASSIGN_INT_H
+#define TS_PROC_ASSIGN_INT_H
 
 #include "ts_err.h"
 
