@@ -345,6 +345,8 @@ typedef struct ts_drill {
     volatile sig_atomic_t *interrupted;
     uint64_t rng;
     int64_t t0;
+    rd_kafka_t *admin; /* the drill's own client: topics */
+    int topics_created;
     ts_drill_topics topics;
     char app[256];
     int brokers;
@@ -391,6 +393,18 @@ void ts_drill_tick(ts_drill *d);
 void ts_drill_sleep(ts_drill *d, int64_t ms);
 ts_err ts_drill_wipe_dir(const char *path, char *errstr, size_t errstr_size);
 ts_drill_run_rec *ts_drill_current_run(ts_drill *d, int i);
+
+/* ts_drill_fault.c: the faults. */
+/* Make slot i ready for a new instance: an empty state directory (a
+ * failure is recorded and returned). */
+ts_err ts_drill_inst_setup(ts_drill *d, int i);
+/* Wait until instance i (or every active one, i < 0) is processing;
+ * returns whether it is. */
+int ts_drill_wait_ready(ts_drill *d, int i, int64_t timeout_ms);
+/* SIGTERM instance i and record how long it took to exit (and how). */
+void ts_drill_sigterm(ts_drill *d, int i, const char *why);
+/* Cycle c: the fault the configuration gives it. */
+void ts_drill_cycle(ts_drill *d, int c);
 
 /* The whole drill: returns the process exit code (0 pass, 1 differences or
  * failures, 2 configuration, 3 could not run). */
