@@ -552,10 +552,37 @@ static void ts_conf_env_name(const char *key, char *out, size_t outsz)
     out[o] = '\0';
 }
 
+int ts_conf_format(const ts_conf_prop *p, const void *base, char *buf, size_t size)
+{
+    const char *f = (const char *)base + p->offset;
+    const char *s;
+    int idx;
+
+    switch (p->type) {
+    case TS_CONF_STRING:
+        s = *(char *const *)(const void *)f;
+        return snprintf(buf, size, "%s", s ? s : "");
+    case TS_CONF_INT:
+        return snprintf(buf, size, "%" PRId64, *(const int64_t *)(const void *)f);
+    case TS_CONF_BOOL:
+        return snprintf(buf, size, "%s", *(const int *)(const void *)f ? "true" : "false");
+    case TS_CONF_ENUM:
+        idx = *(const int *)(const void *)f;
+        s = p->values;
+        for (int i = 0; i < idx && s; i++)
+            if ((s = strchr(s, '|')))
+                s++;
+        return snprintf(buf, size, "%.*s", s ? (int)strcspn(s, "|") : 0, s ? s : "");
+    }
+    return snprintf(buf, size, "%s", "");
+}
+
 void ts_conf_print_help(const ts_conf_prop *props, FILE *fp)
 {
     for (const ts_conf_prop *p = props; p->name; p++) {
         fprintf(fp, "  %-32s %s", p->name, p->doc);
+        if (p->flags & TS_CONF_F_REQUIRED)
+            fputs(" Required.", fp);
         if (p->type == TS_CONF_ENUM)
             fprintf(fp, " One of: %s.", p->values);
         else if (p->type == TS_CONF_INT && (p->min != INT64_MIN || p->max != INT64_MAX))
@@ -604,6 +631,8 @@ void ts_conf_print_markdown(const ts_conf_prop *props, FILE *fp)
         }
         fprintf(fp, " | `%s` | ", env);
         ts_conf_md(fp, p->doc);
+        if (p->flags & TS_CONF_F_REQUIRED)
+            fputs(" Required.", fp);
         fputs(" |\n", fp);
     }
     fprintf(fp, "| `kafka.<property>` | string | | `TAGSTREAM_KAFKA_<PROPERTY>` | Any librdkafka "

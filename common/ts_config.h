@@ -17,6 +17,13 @@
  * through its `unknown` callback rather than failing, because one environment
  * is often shared by several binaries.
  *
+ * Keys that several binaries have are declared once: the ones every binary
+ * shares (Kafka connection, logging, HTTP) below, as TS_CONF_KEY_* macros;
+ * a key one binary takes over from another (the drill from the processor)
+ * in the other binary's config header (ts_proc_config.h). A table entry is
+ * then one macro naming the owner's struct and field. docs/DEVELOPMENT.md,
+ * "Adding a configuration key".
+ *
  * Ownership: string values are owned by the ts_conf and freed by
  * ts_conf_destroy. Thread: configure from one thread, then read freely.
  */
@@ -25,7 +32,7 @@
 
 #include "ts_err.h"
 
-#include <stddef.h>
+#include <stddef.h> /* offsetof, for the TS_CONF_KEY_* macros */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,6 +44,10 @@ typedef enum ts_conf_type {
 } ts_conf_type;
 
 #define TS_CONF_F_SECRET 0x1 /* never print the value */
+#define TS_CONF_F_REQUIRED                                                                         \
+    0x2                    /* no default and must be set (the docs say so; the owner checks)       \
+                            */
+#define TS_CONF_F_PASS 0x4 /* the owner gives the value on to a program it runs */
 
 typedef struct ts_conf_prop {
     const char *name;
@@ -48,6 +59,28 @@ typedef struct ts_conf_prop {
     const char *doc;    /* one sentence */
     int flags;
 } ts_conf_prop;
+
+/* ---- keys every binary shares: TS_CONF_KEY_<NAME>(owner struct, field, ...) ---- */
+
+#define TS_CONF_LOG_LEVELS "debug|info|warn|error" /* the order of ts_log_level */
+
+/* def: NULL for none; flags: TS_CONF_F_REQUIRED where a binary cannot
+ * start without it. */
+#define TS_CONF_KEY_BOOTSTRAP_SERVERS(owner, field, def, flags)                                    \
+    {                                                                                              \
+        "bootstrap.servers", TS_CONF_STRING, offsetof(owner, field), def, 0, 0, NULL,              \
+            "Kafka brokers to connect to, host:port[,host:port...].", flags                        \
+    }
+#define TS_CONF_KEY_LOG_LEVEL(owner, field, def)                                                   \
+    {                                                                                              \
+        "log.level", TS_CONF_ENUM, offsetof(owner, field), def, 0, 0, TS_CONF_LOG_LEVELS,          \
+            "Least severe level logged (JSON lines on stdout).", 0                                 \
+    }
+#define TS_CONF_KEY_HTTP_LISTEN(owner, field, def)                                                 \
+    {                                                                                              \
+        "http.listen", TS_CONF_STRING, offsetof(owner, field), def, 0, 0, NULL,                    \
+            "Address of /health, /ready and /metrics, HOST:PORT (empty: no HTTP endpoint).", 0     \
+    }
 
 typedef struct ts_conf_kv {
     char *key; /* without the "kafka." prefix */
@@ -102,6 +135,11 @@ ts_err ts_conf_cli(ts_conf *c, int argc, char **argv, const char *env_prefix, in
 /* Look a property up by name (NULL if none). */
 const ts_conf_prop *ts_conf_find(const ts_conf *c, const char *name);
 ts_conf_source ts_conf_source_of(const ts_conf *c, const char *name);
+
+/* The value of p in the struct base as text, as a flag would give it
+ * ("100", "true", "json"); "" for an unset string. Returns snprintf's
+ * result. */
+int ts_conf_format(const ts_conf_prop *p, const void *base, char *buf, size_t size);
 
 /* Print the keys as `--help` text, or as a Markdown table for the docs. */
 void ts_conf_print_help(const ts_conf_prop *props, FILE *fp);

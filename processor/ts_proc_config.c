@@ -8,8 +8,7 @@
 #define MAXI     INT64_MAX
 
 const ts_conf_prop ts_proc_config_props[] = {
-    {"bootstrap.servers", TS_CONF_STRING, F(bootstrap_servers), NULL, 0, 0, NULL,
-     "Kafka brokers to connect to, host:port[,host:port...]. Required.", 0},
+    TS_CONF_KEY_BOOTSTRAP_SERVERS(ts_proc_config, bootstrap_servers, NULL, TS_CONF_F_REQUIRED),
     {"application.id", TS_CONF_STRING, F(application_id), "tagstream", 0, 0, NULL,
      "Consumer group, prefix of the internal topics and of transactional.id; the instances of "
      "one application share it.",
@@ -20,8 +19,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      0},
     {"state.dir", TS_CONF_STRING, F(state_dir), "/tmp/tagstream", 0, 0, NULL,
      "Directory of the RocksDB stores: `<state.dir>/<application.id>/<task>/`.", 0},
-    {"commit.interval.ms", TS_CONF_INT, F(commit_interval_ms), "100", 1, 600000, NULL,
-     "How often the open transaction commits (results, changelog, offsets).", 0},
+    TS_PROC_KEY_COMMIT_INTERVAL_MS(ts_proc_config, commit_interval_ms, 0),
     {"input.topic", TS_CONF_STRING, F(input_topic), "twitter_input", 0, 0, NULL,
      "Topic of hashtags to count (value: one hashtag, UTF-8; key ignored).", 0},
     {"output.topic", TS_CONF_STRING, F(output_topic), "twitter_output", 0, 0, NULL,
@@ -36,8 +34,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      0},
     {"min.length", TS_CONF_INT, F(min_length), "1", 0, MAXI, NULL,
      "Count a hashtag only if its normalized length (UTF-16 units) is greater than this.", 0},
-    {"min.count", TS_CONF_INT, F(min_count), "4", 0, MAXI, NULL,
-     "Emit a window's count only if it is greater than this.", 0},
+    TS_PROC_KEY_MIN_COUNT(ts_proc_config, min_count, 0),
     {"output.format", TS_CONF_ENUM, F(output_format), "json", 0, 0, "json|long",
      "Result value: `json` {\"hashtag\",\"count\",\"window_start\",\"window_end\"}, or `long`, "
      "an 8-byte big-endian count (Kafka's LongSerializer).",
@@ -52,10 +49,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      "Topic for bad input records, written in the same transaction (unset: count and log "
      "only).",
      0},
-    {"transaction.timeout.ms", TS_CONF_INT, F(transaction_timeout_ms), "10000", 1000, 900000, NULL,
-     "Transaction timeout: how long an instance that disappeared can block read_committed "
-     "readers.",
-     0},
+    TS_PROC_KEY_TRANSACTION_TIMEOUT_MS(ts_proc_config, transaction_timeout_ms, 0),
     {"repartition.purge.interval.ms", TS_CONF_INT, F(repartition_purge_interval_ms), "30000", 0,
      MAXI, NULL, "How often consumed records of the repartition topic are deleted (0: never).", 0},
     {"shutdown.timeout.ms", TS_CONF_INT, F(shutdown_timeout_ms), "15000", 100, 600000, NULL,
@@ -66,10 +60,8 @@ const ts_conf_prop ts_proc_config_props[] = {
      NULL, "Block cache shared by all the stores of the instance.", 0},
     {"rocksdb.write.buffer.bytes", TS_CONF_INT, F(rocksdb_write_buffer_bytes), "16777216", 65536,
      MAXI, NULL, "Memtable size of each store.", 0},
-    {"http.listen", TS_CONF_STRING, F(http_listen), "127.0.0.1:8080", 0, 0, NULL,
-     "Address of /health, /ready and /metrics, HOST:PORT (empty: no HTTP endpoint).", 0},
-    {"log.level", TS_CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error",
-     "Least severe level logged.", 0},
+    TS_CONF_KEY_HTTP_LISTEN(ts_proc_config, http_listen, "127.0.0.1:8080"),
+    TS_CONF_KEY_LOG_LEVEL(ts_proc_config, log_level, "info"),
     {NULL},
 };
 

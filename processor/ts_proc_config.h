@@ -2,6 +2,10 @@
  * The processor's configuration: keys named as Kafka Streams names them,
  * one table (ts_proc_config_props) from which parsing, --help and
  * docs/CONFIGURATION.md come.
+ *
+ * The keys another binary takes over (the drill gives them to the
+ * processors it runs) are declared here once, as TS_PROC_KEY_* macros that
+ * both tables use: (owner struct, field, flags).
  */
 #ifndef TS_PROC_CONFIG_H
 #define TS_PROC_CONFIG_H
@@ -41,6 +45,25 @@ typedef struct ts_proc_config {
     char *http_listen;
     int log_level; /* ts_log_level */
 } ts_proc_config;
+
+#define TS_PROC_KEY_COMMIT_INTERVAL_MS(owner, field, flags)                                        \
+    {                                                                                              \
+        "commit.interval.ms", TS_CONF_INT, offsetof(owner, field), "100", 1, 600000, NULL,         \
+            "How often the open transaction commits (results, changelog, offsets).", flags         \
+    }
+#define TS_PROC_KEY_MIN_COUNT(owner, field, flags)                                                 \
+    {                                                                                              \
+        "min.count", TS_CONF_INT, offsetof(owner, field), "4", 0, INT64_MAX, NULL,                 \
+            "Emit a window's count only if it is greater than this.", flags                        \
+    }
+#define TS_PROC_KEY_TRANSACTION_TIMEOUT_MS(owner, field, flags)                                    \
+    {                                                                                              \
+        "transaction.timeout.ms", TS_CONF_INT, offsetof(owner, field), "10000", 1000, 900000,      \
+            NULL,                                                                                  \
+            "Transaction timeout: how long an instance that disappeared can block read_committed " \
+            "readers.",                                                                            \
+            flags                                                                                  \
+    }
 
 extern const ts_conf_prop ts_proc_config_props[];
 

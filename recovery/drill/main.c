@@ -26,6 +26,9 @@ static void usage(void)
            "broker), then checks the output topic against the expected output.\n\n"
            "  --processor.arg ARG   pass ARG to every processor (repeatable)\n"
            "  -X kafka.KEY=VALUE    Kafka client setting for the drill and the processors\n\n"
+           "Without bootstrap.servers, the drill uses the local cluster of\n"
+           "$TAGSTREAM_KAFKA_DIR (infra/local/kafka). min.count, transaction.timeout.ms and\n"
+           "commit.interval.ms are given to every processor as they are.\n\n"
            "Options (file < environment TAGSTREAM_DRILL_<KEY> < flags; --some-key is "
            "--some.key):\n");
     ts_conf_print_help(ts_drill_config_props, stdout);

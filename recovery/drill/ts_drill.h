@@ -57,6 +57,7 @@ typedef enum ts_drill_when {
 #define TS_DRILL_MAX_INSTANCES 32
 #define TS_DRILL_MAX_PARTS     256
 #define TS_DRILL_MAX_ARGS      64
+#define TS_DRILL_MAX_PASSED    16 /* keys of the table given on to the processors */
 
 typedef struct ts_drill_config {
     char *bootstrap_servers;

@@ -1,4 +1,5 @@
 #include "ts_drill.h"
+#include "ts_proc_config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,10 +20,8 @@ const char *ts_drill_fault_name(ts_drill_fault f)
 }
 
 const ts_conf_prop ts_drill_config_props[] = {
-    {"bootstrap.servers", TS_CONF_STRING, F(bootstrap_servers), NULL, 0, 0, NULL,
-     "Kafka brokers, host:port[,...]. Unset: the local cluster of $TAGSTREAM_KAFKA_DIR "
-     "(infra/local/kafka).",
-     0},
+    /* unset: the local cluster of $TAGSTREAM_KAFKA_DIR (ts_drill_defaults) */
+    TS_CONF_KEY_BOOTSTRAP_SERVERS(ts_drill_config, bootstrap_servers, NULL, 0),
     {"fault", TS_CONF_STRING, F(fault), "kill9", 0, 0, NULL,
      "Fault of each cycle: none, kill9, sigterm, zombie, broker, scale, stateloss, or a "
      "comma-separated list taken in turn.",
@@ -58,8 +57,10 @@ const ts_conf_prop ts_drill_config_props[] = {
      "Window retention given to the processors (0: the least they accept, so that windows "
      "expire during the drill).",
      0},
-    {"min.count", TS_CONF_INT, F(min_count), "4", 0, MAXI, NULL,
-     "Results are counts greater than this (given to the processors).", 0},
+    /* the processor's keys, given on to every processor as they are */
+    TS_PROC_KEY_MIN_COUNT(ts_drill_config, min_count, TS_CONF_F_PASS),
+    TS_PROC_KEY_TRANSACTION_TIMEOUT_MS(ts_drill_config, transaction_timeout_ms, TS_CONF_F_PASS),
+    TS_PROC_KEY_COMMIT_INTERVAL_MS(ts_drill_config, commit_interval_ms, TS_CONF_F_PASS),
     {"delay.min.ms", TS_CONF_INT, F(delay_min_ms), "300", 0, 3600000, NULL,
      "Least random delay before a fault strikes.", 0},
     {"delay.max.ms", TS_CONF_INT, F(delay_max_ms), "3000", 0, 3600000, NULL,
@@ -76,10 +77,6 @@ const ts_conf_prop ts_drill_config_props[] = {
      "Whether the stateloss fault sometimes kills the instance again during its full restore.", 0},
     {"session.timeout.ms", TS_CONF_INT, F(session_timeout_ms), "6000", 1000, 3600000, NULL,
      "Group session timeout of the processors (kafka.session.timeout.ms).", 0},
-    {"transaction.timeout.ms", TS_CONF_INT, F(transaction_timeout_ms), "10000", 1000, 900000, NULL,
-     "Transaction timeout of the processors.", 0},
-    {"commit.interval.ms", TS_CONF_INT, F(commit_interval_ms), "100", 1, 600000, NULL,
-     "Commit interval of the processors.", 0},
     {"replication.factor", TS_CONF_INT, F(replication_factor), "0", 0, 32767, NULL,
      "Replication factor of the topics (0: 3, or the number of brokers if fewer).", 0},
     {"broker.down.ms", TS_CONF_INT, F(broker_down_ms), "10000", 0, 3600000, NULL,
@@ -119,7 +116,8 @@ const ts_conf_prop ts_drill_config_props[] = {
      "Keep the topics and the consumer group (default: deleted after a passing drill).", 0},
     {"keep.work.dir", TS_CONF_BOOL, F(keep_work_dir), "false", 0, 0, NULL,
      "Keep the state directories and logs (default: deleted after a passing drill).", 0},
-    {"log.level", TS_CONF_ENUM, F(log_level), "error", 0, 0, "debug|info|warn|error",
+    /* not the shared key: the drill logs only its Kafka clients, on stderr */
+    {"log.level", TS_CONF_ENUM, F(log_level), "error", 0, 0, TS_CONF_LOG_LEVELS,
      "Least severe level of the drill's own Kafka client logs (on stderr).", 0},
     {NULL},
 };

@@ -297,10 +297,10 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
 {
     ts_drill_config *cfg = d->cfg;
     ts_drill_inst *in = &d->inst[i];
-    char *argv[TS_DRILL_MAX_ARGS * 3 + 48];
-    char num[8][64];
+    char *argv[TS_DRILL_MAX_ARGS * 3 + 2 * TS_DRILL_MAX_PASSED + 48];
+    char num[8][64], passed[TS_DRILL_MAX_PASSED][300];
     char **kv = NULL;
-    int n = 0, state_lost;
+    int n = 0, npassed = 0, state_lost;
     struct stat st;
     pid_t parent = getpid(), pid;
     sigset_t block, saved;
@@ -325,12 +325,9 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
     in->log_off = 0;
     ts_buf_reset(&in->partial);
 
-    snprintf(num[0], sizeof(num[0]), "%lld", (long long)cfg->commit_interval_ms);
-    snprintf(num[1], sizeof(num[1]), "%lld", (long long)cfg->transaction_timeout_ms);
     snprintf(num[2], sizeof(num[2]), "%lld", (long long)d->grace_ms);
     snprintf(num[3], sizeof(num[3]), "%lld", (long long)d->retention_ms);
     snprintf(num[4], sizeof(num[4]), "%lld", (long long)cfg->window_size_ms);
-    snprintf(num[5], sizeof(num[5]), "%lld", (long long)cfg->min_count);
     snprintf(num[6], sizeof(num[6]), "%d", d->rf);
     snprintf(num[7], sizeof(num[7]), "kafka.session.timeout.ms=%lld",
              (long long)cfg->session_timeout_ms);
@@ -345,18 +342,22 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
     argv[n++] = d->topics.input;
     argv[n++] = "--output.topic";
     argv[n++] = d->topics.output;
-    argv[n++] = "--commit.interval.ms";
-    argv[n++] = num[0];
-    argv[n++] = "--transaction.timeout.ms";
-    argv[n++] = num[1];
+    /* the processor's keys the drill takes over, as they are: -X key=value */
+    for (const ts_conf_prop *p = ts_drill_config_props; p->name; p++) {
+        size_t l;
+        if (!(p->flags & TS_CONF_F_PASS) || npassed == TS_DRILL_MAX_PASSED)
+            continue;
+        l = (size_t)snprintf(passed[npassed], sizeof(passed[0]), "%s=", p->name);
+        ts_conf_format(p, cfg, passed[npassed] + l, sizeof(passed[0]) - l);
+        argv[n++] = "-X";
+        argv[n++] = passed[npassed++];
+    }
     argv[n++] = "--window.grace.ms";
     argv[n++] = num[2];
     argv[n++] = "--window.retention.ms";
     argv[n++] = num[3];
     argv[n++] = "--window.size.ms";
     argv[n++] = num[4];
-    argv[n++] = "--min.count";
-    argv[n++] = num[5];
     argv[n++] = "--output.format";
     argv[n++] = "json";
     argv[n++] = "--replication.factor";

@@ -168,31 +168,18 @@ static void run_opt(run *r, const char *kv)
 
 static void run_start(run *r)
 {
-    const char *args[40];
+    const char *extra[40];
     int n = 0;
 
-    args[n++] = "--bootstrap.servers";
-    args[n++] = tk_bootstrap();
-    args[n++] = "--application.id";
-    args[n++] = r->app;
-    args[n++] = "--state.dir";
-    args[n++] = r->state;
-    args[n++] = "--input.topic";
-    args[n++] = r->input;
-    args[n++] = "--output.topic";
-    args[n++] = r->output;
-    args[n++] = "--replication.factor";
-    args[n++] = "1";
-    args[n++] = "--http.listen";
-    args[n++] = "";
     /* quick failover in tests: a lost member is noticed within seconds */
-    args[n++] = "-Xkafka.session.timeout.ms=10000";
+    extra[n++] = "-Xkafka.session.timeout.ms=10000";
     for (int i = 0; i < r->nextra; i++) {
-        args[n++] = "-X";
-        args[n++] = r->extra[i];
+        extra[n++] = "-X";
+        extra[n++] = r->extra[i];
     }
-    args[n] = NULL;
-    r->proc = tk_proc_start("tagstream-processor", args);
+    extra[n] = NULL;
+    r->proc =
+        tk_processor_start(&(tk_processor_opts){r->app, r->state, r->input, r->output, "", extra});
 }
 
 static void run_stop(run *r)

@@ -92,23 +92,7 @@ static double sample(const char *text, const char *series)
 
 static tk_proc start_processor(const char *app, const char *in, const char *out, const char *state)
 {
-    const char *args[] = {"--bootstrap.servers",
-                          tk_bootstrap(),
-                          "--application.id",
-                          app,
-                          "--state.dir",
-                          state,
-                          "--input.topic",
-                          in,
-                          "--output.topic",
-                          out,
-                          "--replication.factor",
-                          "1",
-                          "--http.listen",
-                          "127.0.0.1:0",
-                          NULL};
-
-    return tk_proc_start("tagstream-processor", args);
+    return tk_processor_start(&(tk_processor_opts){app, state, in, out, "127.0.0.1:0", NULL});
 }
 
 static void stop_ok(tk_proc *p)

@@ -6,6 +6,7 @@
  * changelog. Then the processor is stopped with SIGTERM, one store is
  * damaged on purpose, and `verify` fails naming the damaged keys.
  */
+#include "proc.h"
 #include "testfile.h"
 #include "testkit.h"
 #include "ts_fs.h"
@@ -340,23 +341,8 @@ Test(store_tool_live, inspect_and_verify_a_running_processor, .timeout = 240)
      * the broker's metadata does not show the repartition topic yet, the
      * first assignment lacks it until the next metadata refresh (5 min by
      * default): refresh every second so that such a start costs a second. */
-    const char *proc_args[] = {"--bootstrap.servers",
-                               bs,
-                               "--state.dir",
-                               state,
-                               "--application.id",
-                               app,
-                               "--input.topic",
-                               in,
-                               "--output.topic",
-                               out,
-                               "--replication.factor",
-                               "1",
-                               "--http.listen",
-                               "",
-                               "--kafka.topic.metadata.refresh.interval.ms",
-                               "1000",
-                               NULL};
+    const char *refresh[] = {"--kafka.topic.metadata.refresh.interval.ms", "1000", NULL};
+    const char *proc_args[TK_PROCESSOR_ARGS_MAX];
     const char *dump_args[] = {"dump", "--state-dir", state,   "--application-id",
                                app,    "--scratch",   scratch, NULL};
     const char *top_args[] = {
@@ -388,6 +374,7 @@ Test(store_tool_live, inspect_and_verify_a_running_processor, .timeout = 240)
     want = expected_dump(base);
     want_top = expected_top(base, 2);
 
+    tk_processor_args(&(tk_processor_opts){app, state, in, out, "", refresh}, proc_args);
     proc = live_proc = spawn("tagstream-processor", proc_args, plog, perr);
 
     /* the final counts of windows 0 and 1 above min.count 4 */

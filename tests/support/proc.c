@@ -12,6 +12,31 @@
 #include <time.h>
 #include <unistd.h>
 
+void tk_processor_args(const tk_processor_opts *o, const char **args)
+{
+    const char *base[] = {"--bootstrap.servers", tk_bootstrap(), "--application.id",     o->app,
+                          "--state.dir",         o->state,       "--input.topic",        o->input,
+                          "--output.topic",      o->output,      "--replication.factor", "1",
+                          "--http.listen",       o->http_listen};
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+        args[n++] = base[i];
+    for (int i = 0; o->extra && o->extra[i]; i++) {
+        cr_assert_lt(n, TK_PROCESSOR_ARGS_MAX - 1, "too many processor options");
+        args[n++] = o->extra[i];
+    }
+    args[n] = NULL;
+}
+
+tk_proc tk_processor_start(const tk_processor_opts *o)
+{
+    const char *args[TK_PROCESSOR_ARGS_MAX];
+
+    tk_processor_args(o, args);
+    return tk_proc_start("tagstream-processor", args);
+}
+
 tk_proc tk_proc_start(const char *binary, const char *const *args)
 {
     static int seq;

@@ -16,6 +16,24 @@ typedef struct tk_proc {
  * log file in /tmp. Fails the test if it cannot start. */
 tk_proc tk_proc_start(const char *binary, const char *const *args);
 
+/* The processor's command line as the tests give it: the test cluster,
+ * internal topics with one replica, the given application id, state
+ * directory, input and output topics and http.listen ("" for none), then
+ * extra (more flags, NULL-terminated; NULL for none), which may override
+ * any of these. */
+typedef struct tk_processor_opts {
+    const char *app, *state, *input, *output;
+    const char *http_listen;
+    const char *const *extra;
+} tk_processor_opts;
+
+#define TK_PROCESSOR_ARGS_MAX 64
+/* Fill args (TK_PROCESSOR_ARGS_MAX entries) with that command line, without
+ * the program, NULL-terminated. */
+void tk_processor_args(const tk_processor_opts *o, const char **args);
+/* Start tagstream-processor with it (tk_proc_start). */
+tk_proc tk_processor_start(const tk_processor_opts *o);
+
 /* Send sig and wait up to timeout_ms; returns the exit status as
  * waitpid reports it, or -1 if the process did not exit in time (it is
  * then killed). */

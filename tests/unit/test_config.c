@@ -238,3 +238,64 @@ Test(config, kafka_passthrough_between_defaults_and_forced)
     cr_expect_null(ts_kafka_conf_new(&conf, NULL, NULL, NULL, err, sizeof(err)));
     cr_expect(strstr(err, "kafka.linger.ms") != NULL, "%s", err);
 }
+
+/* What the drill gives on to its processors: each value formatted back to
+ * text parses to the same value again. */
+Test(config, format_round_trips)
+{
+    char buf[64];
+
+    cr_assert_eq(ts_conf_set(&conf, "window.size.ms", "12345", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_OK, "%s", err);
+    cr_assert_eq(ts_conf_set(&conf, "some.flag", "yes", TS_CONF_SRC_FLAG, err, sizeof(err)), TS_OK);
+    cr_assert_eq(ts_conf_set(&conf, "output.format", "LONG", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_OK);
+    ts_conf_format(&props[0], &cfg, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "tagstream");
+    ts_conf_format(&props[1], &cfg, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "12345");
+    ts_conf_format(&props[2], &cfg, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "true");
+    ts_conf_format(&props[3], &cfg, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "long");
+    cr_assert_eq(ts_conf_set(&conf, "output.format", buf, TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_OK);
+    cr_expect_eq(cfg.format, 1);
+}
+
+/* A key shared by every binary, declared once: a table entry like any
+ * other, with its owner's field and default. */
+struct shared {
+    char *bootstrap;
+    int level;
+    char *http;
+};
+
+Test(config, shared_keys)
+{
+    const ts_conf_prop sprops[] = {
+        TS_CONF_KEY_BOOTSTRAP_SERVERS(struct shared, bootstrap, NULL, TS_CONF_F_REQUIRED),
+        TS_CONF_KEY_LOG_LEVEL(struct shared, level, "warn"),
+        TS_CONF_KEY_HTTP_LISTEN(struct shared, http, "127.0.0.1:9"),
+        {NULL},
+    };
+    struct shared s;
+    ts_conf c;
+    char help[4096];
+    FILE *fp;
+
+    cr_assert_eq(ts_conf_init(&c, sprops, &s, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_null(s.bootstrap);
+    cr_expect_eq(s.level, TS_LOG_WARN);
+    cr_expect_str_eq(s.http, "127.0.0.1:9");
+    cr_assert_eq(ts_conf_set(&c, "bootstrap.servers", "b:9092", TS_CONF_SRC_FLAG, err, sizeof(err)),
+                 TS_OK);
+    cr_expect_str_eq(s.bootstrap, "b:9092");
+    fp = fmemopen(help, sizeof(help), "w");
+    cr_assert_not_null(fp);
+    ts_conf_print_help(sprops, fp);
+    fclose(fp);
+    cr_expect_not_null(strstr(help, "host:port[,host:port...]. Required. (default: none)"), "%s",
+                       help);
+    ts_conf_destroy(&c);
+}
