@@ -21,7 +21,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake ninja-build pkg-config \
         librdkafka-dev librocksdb-dev libcurl4-openssl-dev libjansson-dev \
-        libutf8proc-dev libmicrohttpd-dev \
+        libutf8proc-dev libmicrohttpd-dev libwebsockets-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -43,7 +43,7 @@ FROM debian:bookworm-slim AS runtime
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        librdkafka1 librocksdb7.8 libcurl4 libjansson4 libutf8proc2 libmicrohttpd12 \
+        librdkafka1 librocksdb7.8 libcurl4 libjansson4 libutf8proc2 libmicrohttpd12 libwebsockets17 \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 tagstream \

@@ -148,12 +148,108 @@ static size_t ts_hashtag_measure(const char *p, size_t n, ts_hashtag_rules rules
     return alpha ? end : 0;
 }
 
+/* ---- Bluesky ---- */
+
+/* JavaScript's \s: Unicode White_Space but U+0085, and U+FEFF. */
+static int ts_hashtag_bsky_space(uint32_t cp)
+{
+    if (cp < 0x80)
+        return cp == ' ' || (cp >= '\t' && cp <= '\r');
+    if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+        cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff)
+        return 1;
+    return 0;
+}
+
+/* Where a tag ends: white space and the invisible separators. */
+static int ts_hashtag_bsky_stop(uint32_t cp)
+{
+    return ts_hashtag_bsky_space(cp) || cp == 0x00ad || cp == 0x2060 ||
+           (cp >= 0x200a && cp <= 0x200d) || cp == 0x20e2;
+}
+
+static int ts_hashtag_bsky_punct(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= '!' && cp <= '/' && cp != '$' && cp != '+') ||
+               (cp >= ':' && cp <= '@' && cp != '<' && cp != '=' && cp != '>') ||
+               (cp >= '[' && cp <= '_' && cp != '^') || cp == '{' || cp == '}';
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+#define TS_HASHTAG_BSKY_MAX_UTF16 64
+
+static size_t ts_hashtag_bluesky(const char *p, size_t n, ts_hashtag_fn *cb, void *opaque)
+{
+    size_t i = 0, found = 0;
+    uint32_t prev = 0, cp;
+
+    while (i < n) {
+        size_t l = ts_hashtag_next(p + i, n - i, &cp), t, end, units = 0;
+        int sign = cp == '#' || cp == 0xff03, solid = 0;
+
+        if (!sign || (prev != 0 && !ts_hashtag_bsky_space(prev))) {
+            prev = cp;
+            i += l;
+            continue;
+        }
+        t = end = i + l;
+        /* the run, and where it ends once trailing punctuation is removed */
+        for (size_t j = t; j < n;) {
+            uint32_t c;
+            size_t cl = ts_hashtag_next(p + j, n - j, &c);
+            if (ts_hashtag_bsky_stop(c) || (j == t && c == 0xfe0f))
+                break;
+            j += cl;
+            if (!ts_hashtag_bsky_punct(c)) {
+                end = j;
+                if (!(c >= '0' && c <= '9'))
+                    solid = 1;
+            }
+        }
+        for (size_t j = t; j < end;) {
+            uint32_t c;
+            j += ts_hashtag_next(p + j, end - j, &c);
+            units += c > 0xffff ? 2 : 1;
+        }
+        if (solid && units <= TS_HASHTAG_BSKY_MAX_UTF16) {
+            found++;
+            if (cb(opaque, p + t, end - t))
+                return found;
+        }
+        /* the next tag needs white space before it: skip the run */
+        prev = cp;
+        i = t;
+        while (i < n) {
+            size_t cl = ts_hashtag_next(p + i, n - i, &cp);
+            if (ts_hashtag_bsky_stop(cp))
+                break;
+            prev = cp;
+            i += cl;
+        }
+    }
+    return found;
+}
+
 size_t ts_hashtag_extract(const char *p, size_t n, ts_hashtag_rules rules, ts_hashtag_fn *cb,
                           void *opaque)
 {
     size_t i = 0, found = 0;
     uint32_t prev = 0, cp, last = 0;
 
+    if (rules == TS_HASHTAG_BLUESKY)
+        return ts_hashtag_bluesky(p, n, cb, opaque);
     while (i < n) {
         size_t l = ts_hashtag_next(p + i, n - i, &cp), tl;
         int sign = cp == '#' || (cp == 0xff03 && rules == TS_HASHTAG_X);

@@ -13,6 +13,12 @@
  *   a run of word characters (letters, marks, digits, connector
  *   punctuation) and the separators U+00B7, U+30FB and ZWNJ, which may not
  *   end it; it holds at least one letter or mark.
+ * Bluesky (the facet detection of Bluesky's own clients): `#` or `＃` at
+ *   the start of the text or after white space, not followed by U+FE0F; the
+ *   tag is the run of code points up to the next white space or invisible
+ *   separator (U+00AD, U+2060, U+200A to U+200D, U+20E2), holding at least
+ *   one code point that is neither an ASCII digit nor punctuation, with its
+ *   trailing punctuation removed, and at most 64 UTF-16 code units long.
  *
  * Unicode categories come from utf8proc. Bytes that are not valid UTF-8
  * separate words and are never part of a tag.
@@ -25,6 +31,7 @@
 typedef enum ts_hashtag_rules {
     TS_HASHTAG_X = 0,
     TS_HASHTAG_MASTODON,
+    TS_HASHTAG_BLUESKY,
 } ts_hashtag_rules;
 
 /* A tag found: p[0..n) points into the text, without the `#`. Return

@@ -13,13 +13,18 @@ extern char **environ;
 #define F(field) offsetof(ts_pconf, field)
 #define DAY_MS   86400000LL
 
-#define TS_PCONF_SOURCES      "x|mastodon|file|synthetic"
+#define TS_PCONF_SOURCES      "x|mastodon|file|synthetic|bluesky"
 #define TS_PCONF_COMPRESSIONS "none|gzip|snappy|lz4|zstd"
+
+/* Bluesky's four public Jetstream instances. */
+#define TS_PCONF_BSKY_INSTANCES                                                                    \
+    "wss://jetstream1.us-east.bsky.network,wss://jetstream2.us-east.bsky.network,"                 \
+    "wss://jetstream1.us-west.bsky.network,wss://jetstream2.us-west.bsky.network"
 
 const ts_conf_prop ts_pconf_props[] = {
     {"source", TS_CONF_ENUM, F(source), "synthetic", 0, 0, TS_PCONF_SOURCES,
-     "Where posts come from: the X API v2 stream, the Mastodon streaming API, a file, or the "
-     "built-in generator.",
+     "Where posts come from: the X API v2 stream, the Mastodon streaming API, a file, the "
+     "built-in generator, or Bluesky's Jetstream.",
      0},
     TS_CONF_KEY_BOOTSTRAP_SERVERS(ts_pconf, bootstrap, "127.0.0.1:9092", 0),
     {"topic", TS_CONF_STRING, F(topic), "twitter_input", 0, 0, NULL,
@@ -76,6 +81,19 @@ const ts_conf_prop ts_pconf_props[] = {
      "The hashtag to follow with mastodon.stream=hashtag.", 0},
     {"mastodon.token.file", TS_CONF_STRING, F(masto_token_file), NULL, 0, 0, NULL,
      "File holding the Mastodon access token (else the MASTODON_TOKEN environment variable).", 0},
+
+    {"bluesky.instances", TS_CONF_STRING, F(bsky_instances), TS_PCONF_BSKY_INSTANCES, 0, 0, NULL,
+     "Jetstream instances (ws:// or wss:// base URLs, comma-separated), tried in turn: the "
+     "next one after a connection that fails or stalls.",
+     0},
+    {"bluesky.cursor", TS_CONF_INT, F(bsky_cursor), "0", 0, INT64_MAX, NULL,
+     "time_us (microseconds since the epoch) to start the first connection from; 0 starts "
+     "live.",
+     0},
+    {"bluesky.rewind.ms", TS_CONF_INT, F(bsky_rewind_ms), "5000", 0, 600000, NULL,
+     "A reconnect resumes this long before the last event received; the posts replayed twice "
+     "are recognized and not published again.",
+     0},
 
     {"file.path", TS_CONF_STRING, F(file_path), "-", 0, 0, NULL,
      "File to replay; '-' is standard input.", 0},
@@ -191,6 +209,32 @@ static int ts_pconf_url_ok(const char *u)
     return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) && !strpbrk(u, " \t\r\n");
 }
 
+/* A comma-separated list of ws:// or wss:// URLs, spaces around the commas. */
+static int ts_pconf_ws_list_ok(const char *list)
+{
+    const char *s = list;
+    int n = 0;
+
+    while (s && *s) {
+        size_t a = 0, l = strcspn(s, ",");
+        while (a < l && s[a] == ' ')
+            a++;
+        while (l > a && s[l - 1] == ' ')
+            l--;
+        if (!((l - a > 5 && !strncmp(s + a, "ws://", 5)) ||
+              (l - a > 6 && !strncmp(s + a, "wss://", 6))))
+            return 0;
+        for (size_t i = a; i < l; i++)
+            if (isspace((unsigned char)s[i]))
+                return 0;
+        n++;
+        s += strcspn(s, ",");
+        if (*s == ',')
+            s++;
+    }
+    return n > 0;
+}
+
 ts_err ts_pconf_finish(ts_pconf *c, char **envp, char *errstr, size_t errstr_size)
 {
     char *end;
@@ -246,6 +290,13 @@ ts_err ts_pconf_finish(ts_pconf *c, char **envp, char *errstr, size_t errstr_siz
                              &c->masto_token, errstr, errstr_size);
         if (err)
             return err;
+        break;
+    case TS_SOURCE_BLUESKY:
+        if (!ts_pconf_ws_list_ok(c->bsky_instances))
+            return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                             "bluesky.instances: \"%s\" is not a comma-separated list of ws:// "
+                             "or wss:// URLs",
+                             c->bsky_instances ? c->bsky_instances : "");
         break;
     case TS_SOURCE_FILE:
         if (!c->file_path || !*c->file_path)

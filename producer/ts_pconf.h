@@ -24,6 +24,7 @@ typedef enum ts_source_kind {
     TS_SOURCE_MASTODON,
     TS_SOURCE_FILE,
     TS_SOURCE_SYNTHETIC,
+    TS_SOURCE_BLUESKY,
 } ts_source_kind;
 
 enum {
@@ -66,6 +67,10 @@ typedef struct ts_pconf {
     int masto_stream;
     char *masto_tag;
     char *masto_token_file;
+
+    char *bsky_instances;
+    int64_t bsky_cursor;
+    int64_t bsky_rewind_ms;
 
     char *file_path;
     int file_format;

@@ -47,9 +47,9 @@ static void ts_producer_usage(FILE *fp)
         fp,
         "usage: tagstream-producer [--config FILE] [--KEY VALUE | --KEY=VALUE | -X KEY=VALUE]...\n"
         "\n"
-        "Reads posts from a source (X, Mastodon, a file or the synthetic generator),\n"
-        "extracts their hashtags and writes them to a Kafka topic, one record per\n"
-        "hashtag. Settings come from the file, then TAGSTREAM_<KEY> environment\n"
+        "Reads posts from a source (X, Mastodon, Bluesky, a file or the synthetic\n"
+        "generator), extracts their hashtags and writes them to a Kafka topic, one\n"
+        "record per hashtag. Settings come from the file, then TAGSTREAM_<KEY> environment\n"
         "variables (dots as underscores), then the flags. Tokens: BEARER_TOKEN (X),\n"
         "MASTODON_TOKEN (Mastodon).\n"
         "\n"
@@ -83,6 +83,7 @@ static void ts_producer_summary(const ts_producer *p, const char *msg)
     ts_log_int(ev, "records_produced", (int64_t)ts_pstats_get(&s->records_produced));
     ts_log_int(ev, "delivery_failures", (int64_t)ts_pstats_get(&s->delivery_failures));
     ts_log_int(ev, "events_ignored", (int64_t)ts_pstats_get(&s->events_ignored));
+    ts_log_int(ev, "duplicates", (int64_t)ts_pstats_get(&s->duplicates));
     for (const ts_skip *r = ts_producer_skips; *r; r++) {
         snprintf(key, sizeof(key), "skipped_%s", ts_skip_name(*r));
         ts_log_int(ev, key, (int64_t)ts_pstats_get(&s->skipped[*r]));
@@ -137,6 +138,9 @@ static const ts_producer_family ts_producer_families[] = {
     {"tagstream_producer_events_ignored_total",
      "Streaming events that carry no new post (delete, edit, notification).", "counter",
      TS_PSTAT(events_ignored)},
+    {"tagstream_producer_duplicates_total",
+     "Posts a resumed stream delivered again and that were not published twice.", "counter",
+     TS_PSTAT(duplicates)},
 };
 
 #define TS_PRODUCER_NFAMILIES (sizeof(ts_producer_families) / sizeof(ts_producer_families[0]))

@@ -20,6 +20,7 @@ typedef struct ts_pstats {
     atomic_uint_fast64_t records_produced;  /* acknowledged by the brokers */
     atomic_uint_fast64_t delivery_failures; /* given up by librdkafka */
     atomic_uint_fast64_t events_ignored;    /* SSE events other than update */
+    atomic_uint_fast64_t duplicates;        /* posts a resumed stream sent again */
     atomic_uint_fast64_t skipped[TS_SKIP__COUNT];
     atomic_uint_fast64_t reconnects[TS_RECONNECT__COUNT];
     atomic_int source_connected; /* a stream is open (or a file/generator runs) */

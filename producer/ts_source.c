@@ -56,6 +56,8 @@ ts_err ts_source_run(const ts_source_env *env, char *errstr, size_t errstr_size)
         return ts_source_file_run(env, errstr, errstr_size);
     case TS_SOURCE_SYNTHETIC:
         return ts_source_synthetic_run(env, errstr, errstr_size);
+    case TS_SOURCE_BLUESKY:
+        return ts_source_bluesky_run(env, errstr, errstr_size);
     }
     return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "unknown source %d", env->conf->source);
 }

@@ -1,5 +1,5 @@
 /*
- * ts_source: the four sources of posts. Each runs on the calling thread
+ * ts_source: the five sources of posts. Each runs on the calling thread
  * until its input ends (file, synthetic with a count), a stop is requested,
  * or a fatal error, and hands every post to env->emit.
  *
@@ -7,6 +7,7 @@
  *   mastodon   Mastodon streaming API (Server-Sent Events)
  *   file       NDJSON or text replay
  *   synthetic  seeded Zipf-distributed hashtags
+ *   bluesky    Bluesky's Jetstream (JSON events over a WebSocket)
  *
  * Returns TS_OK when the input ended or a stop was requested; otherwise an
  * error with its message (401/403 from an API, a file that cannot be read,
@@ -39,6 +40,7 @@ ts_err ts_source_x_run(const ts_source_env *env, char *errstr, size_t errstr_siz
 ts_err ts_source_mastodon_run(const ts_source_env *env, char *errstr, size_t errstr_size);
 ts_err ts_source_file_run(const ts_source_env *env, char *errstr, size_t errstr_size);
 ts_err ts_source_synthetic_run(const ts_source_env *env, char *errstr, size_t errstr_size);
+ts_err ts_source_bluesky_run(const ts_source_env *env, char *errstr, size_t errstr_size);
 
 /* Dispatch on env->conf->source. */
 ts_err ts_source_run(const ts_source_env *env, char *errstr, size_t errstr_size);

@@ -6,7 +6,7 @@ endif()
 
 set(TS_PRODUCER_FIXTURES ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/producer)
 
-foreach(t backoff split hashtag post config synth file)
+foreach(t backoff split hashtag post config synth file bluesky)
   ts_unit_test(test_producer_${t} ts_producer ts_testfile)
   target_compile_definitions(test_producer_${t} PRIVATE TS_FIXTURES="${TS_PRODUCER_FIXTURES}")
 endforeach()

@@ -190,7 +190,8 @@ Test(producer_run, configuration_errors_come_before_any_connection, .timeout = 6
         {"--no.such.key=1", NULL, "no.such.key"},
         {"--synthetic.zipf.s=steep", NULL, "synthetic.zipf.s"},
         {"--source=x", NULL, "BEARER_TOKEN"},
-        {"--source=bluesky", NULL, "x|mastodon|file|synthetic"},
+        {"--source=threads", NULL, "x|mastodon|file|synthetic|bluesky"},
+        {"--source=bluesky", "--bluesky.instances=https://jetstream.example", "bluesky.instances"},
         {"--stall.timeout.ms=5", NULL, "stall.timeout.ms"},
         {"-X", "kafka.no.such.property=1", "no.such.property"},
     };

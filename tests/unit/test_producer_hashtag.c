@@ -74,6 +74,28 @@ static const tcase cases[] = {
      "\xc3\x9cn\xc3\xaf"
      "c\xc3\xb6"
      "d\xc3\xa9"},
+    /* Bluesky: after white space only; anything up to white space; trailing punctuation off */
+    {TS_HASHTAG_BLUESKY, "#kafka", "kafka"},
+    {TS_HASHTAG_BLUESKY, "#Kafka,#AWS.", "Kafka,#AWS"},
+    {TS_HASHTAG_BLUESKY, "#c++ and #tag... and #foo-bar", "c++|tag|foo-bar"},
+    {TS_HASHTAG_BLUESKY, "mid#word (#paren)", ""},
+    {TS_HASHTAG_BLUESKY, "#2024 #1.5 #!!! # #_", ""},
+    {TS_HASHTAG_BLUESKY,
+     "#2024a\t#"
+     "\xe6\x9d\xb1\xe4\xba\xac",
+     "2024a|\xe6\x9d\xb1\xe4\xba\xac"},
+    {TS_HASHTAG_BLUESKY,
+     "\xef\xbc\x83"
+     "full width",
+     "full"},
+    {TS_HASHTAG_BLUESKY, "#\xef\xb8\x8f\xe2\x83\xa3 keycap", ""},
+    {TS_HASHTAG_BLUESKY, "#a\xe2\x80\x8b#b zero width space ends a tag", "a"},
+    {TS_HASHTAG_BLUESKY, "#a\xc2\xa0#b no-break space is white space", "a|b"},
+    {TS_HASHTAG_BLUESKY,
+     "#aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+     "#aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+    {TS_HASHTAG_BLUESKY, "#\xe5\x8f\xb0 #\xf0\x9f\x98\x80", "\xe5\x8f\xb0|\xf0\x9f\x98\x80"},
 };
 
 static int collect(void *opaque, const char *p, size_t n)
@@ -100,7 +122,10 @@ ParameterizedTest(size_t *idx, hashtag, extract)
     size_t n = ts_hashtag_extract(c->text, strlen(c->text), c->rules, collect, got);
 
     cr_expect_str_eq(got, c->want, "%s rules on \"%s\"",
-                     c->rules == TS_HASHTAG_X ? "X" : "Mastodon", c->text);
+                     c->rules == TS_HASHTAG_X          ? "X"
+                     : c->rules == TS_HASHTAG_MASTODON ? "Mastodon"
+                                                       : "Bluesky",
+                     c->text);
     size_t want_n = c->want[0] ? 1 : 0;
     for (const char *q = c->want; *q; q++)
         want_n += *q == '|';
