@@ -3,7 +3,7 @@
  * Jetstream's wire format (tests/support/jetstream_server.py, on the
  * websockets package: fragmented messages, a ping, a close, an oversized
  * frame, a binary message, malformed JSON, a stall, an HTTP error answer to
- * the upgrade) and the real broker: the topic must hold exactly the
+ * the upgrade, TLS) and the real broker: the topic must hold exactly the
  * fixture's hashtags, none twice although every reconnect replays events,
  * and each reconnect must ask for the rewound cursor.
  */
@@ -40,8 +40,9 @@ static void sleep_ms(int ms)
 }
 
 /* Start a Jetstream server playing `connections` (the JSON array of the
- * script) over the fixture events; waits for its port. */
-static void js_start(js_server *s, const char *connections)
+ * script) over the fixture events, with TLS when `tls` (a JSON object
+ * naming the certificate and key) is not NULL; waits for its port. */
+static void js_start_tls(js_server *s, const char *connections, const char *tls)
 {
     static int seq;
     const char *src = getenv("TAGSTREAM_SOURCE_DIR");
@@ -54,8 +55,8 @@ static void js_start(js_server *s, const char *connections)
     snprintf(s->log, sizeof(s->log), "/tmp/jetstream-%d-%d.log", (int)getpid(), seq++);
     fp = fopen(s->script, "w");
     cr_assert_not_null(fp);
-    fprintf(fp, "{\"events\": \"%s/bluesky_stream.ndjson\", \"connections\": %s}\n", TS_FIXTURES,
-            connections);
+    fprintf(fp, "{\"events\": \"%s/bluesky_stream.ndjson\", \"connections\": %s%s%s}\n",
+            TS_FIXTURES, connections, tls ? ", \"tls\": " : "", tls ? tls : "");
     fclose(fp);
     s->pid = fork();
     cr_assert_neq(s->pid, -1);
@@ -82,6 +83,11 @@ static void js_start(js_server *s, const char *connections)
     }
     cr_assert_gt(s->port, 0, "the Jetstream server did not start: %s", log ? log : "(no output)");
     free(log);
+}
+
+static void js_start(js_server *s, const char *connections)
+{
+    js_start_tls(s, connections, NULL);
 }
 
 static void js_stop(js_server *s)
@@ -309,6 +315,67 @@ Test(producer_bluesky, silent_server_and_stop, .timeout = 60)
     cr_assert_eq(fh_proc_wait(&p, 5000), 0);
     close(fd);
     fh_proc_cleanup(&p);
+    tk_delete_topic(topic);
+    free(topic);
+}
+
+/*
+ * wss:// with a certificate made for the test: the producer verifies it
+ * against the CA certificates OpenSSL is told of (SSL_CERT_FILE, read by
+ * OpenSSL's default verify paths); a producer that does not know the
+ * certificate refuses the connection and publishes nothing.
+ */
+Test(producer_bluesky, tls, .timeout = 120)
+{
+    char *topic = tk_unique("bsky-input"), dir[] = "/tmp/bsky-tls-XXXXXX", cmd[1024], tls[512],
+         url[64], env_cert[600];
+    const char *env[] = {env_cert, NULL};
+    js_server a;
+    fh_proc p, q;
+    int port;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+             "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=DNS:127.0.0.1,IP:127.0.0.1 "
+             ">/dev/null 2>&1",
+             dir, dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+    snprintf(tls, sizeof(tls), "{\"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
+    snprintf(env_cert, sizeof(env_cert), "SSL_CERT_FILE=%s/cert.pem", dir);
+    tk_create_topic(topic, 3, 1, NULL);
+    js_start_tls(&a, "[{\"steps\": [{\"send\": [0, 15]}, {\"stall\": true}]}]", tls);
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d", a.port);
+
+    /* not trusted: no connection, nothing published */
+    fh_proc_start(&q, producer_args(url, topic, "--stall.timeout.ms=30000"), NULL);
+    port = fh_proc_http_port(&q, 10000);
+    cr_assert_gt(port, 0);
+    cr_assert_geq(
+        fh_wait_metric(port, "tagstream_producer_reconnects_total{cause=\"network\"}", 2, 20000),
+        2);
+    cr_expect(fh_log_wait(&q, "self-signed", 1000), "the TLS error is logged");
+    cr_expect_eq(metric(port, "tagstream_producer_posts_total"), 0);
+    fh_proc_signal(&q, SIGTERM);
+    cr_assert_eq(fh_proc_wait(&q, 15000), 0);
+    fh_proc_cleanup(&q);
+    cr_expect(!js_wait(&a, "\"event\": \"connect\"", 100), "no WebSocket was opened");
+
+    /* trusted */
+    fh_proc_start(&p, producer_args(url, topic, "--stall.timeout.ms=30000"), env);
+    port = fh_proc_http_port(&p, 10000);
+    cr_assert_gt(port, 0);
+    cr_assert_eq(fh_wait_metric(port, "tagstream_producer_records_produced_total", 15, 30000), 15);
+    fh_proc_signal(&p, SIGTERM);
+    cr_assert_eq(fh_proc_wait(&p, 15000), 0);
+    fh_proc_cleanup(&p);
+    js_stop(&a);
+    check_topic(topic);
+    snprintf(cmd, sizeof(cmd), "%s/cert.pem", dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/key.pem", dir);
+    unlink(cmd);
+    rmdir(dir);
     tk_delete_topic(topic);
     free(topic);
 }

@@ -6,6 +6,7 @@
 SCRIPT is a JSON object:
 
     {"events": "path/to/events.ndjson",
+     "tls": {"cert": "cert.pem", "key": "key.pem"},      (optional: wss://)
      "connections": [ {"steps": [...]}, ... ]}
 
 The n-th WebSocket connection plays connections[n] (the last one is repeated
@@ -33,6 +34,7 @@ Debian 12 (10.4) and later (the legacy and the new asyncio servers).
 """
 import asyncio
 import json
+import ssl
 import sys
 import urllib.parse
 
@@ -163,7 +165,11 @@ async def main():
     global WS_PORT
     ws_server = await websockets.serve(handler, "127.0.0.1", 0, max_size=2**20, compression=None)
     WS_PORT = ws_server.sockets[0].getsockname()[1]
-    front = await asyncio.start_server(raw, "127.0.0.1", 0)
+    tls = None
+    if "tls" in SCRIPT:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(SCRIPT["tls"]["cert"], SCRIPT["tls"]["key"])
+    front = await asyncio.start_server(raw, "127.0.0.1", 0, ssl=tls)
     report(event="listening", port=front.sockets[0].getsockname()[1])
     await asyncio.Future()
 
