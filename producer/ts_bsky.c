@@ -125,6 +125,12 @@ static ts_skip ts_bsky_post(ts_post *post, ts_bsky_event *ev, json_t *root, json
     return TS_SKIP_NONE;
 }
 
+#define TS_BSKY_DETAIL(...)                                                                        \
+    do {                                                                                           \
+        if (detail && detail_size)                                                                 \
+            snprintf(detail, detail_size, __VA_ARGS__);                                            \
+    } while (0)
+
 ts_skip ts_bsky_parse(ts_post *post, ts_bsky_event *ev, const char *p, size_t n, char *detail,
                       size_t detail_size)
 {
@@ -134,15 +140,14 @@ ts_skip ts_bsky_parse(ts_post *post, ts_bsky_event *ev, const char *p, size_t n,
 
     ts_post_reset(post);
     memset(ev, 0, sizeof(*ev));
-    if (detail && detail_size)
-        detail[0] = '\0';
+    TS_BSKY_DETAIL("%s", "");
     if (!ts_utf8_valid(p, n)) {
-        snprintf(detail, detail_size, "invalid UTF-8");
+        TS_BSKY_DETAIL("invalid UTF-8");
         return TS_SKIP_INVALID_UTF8;
     }
     root = json_loadb(p, n, 0, &jerr);
     if (!root) {
-        snprintf(detail, detail_size, "%s at byte %d", jerr.text, jerr.position);
+        TS_BSKY_DETAIL("%s at byte %d", jerr.text, jerr.position);
         return TS_SKIP_MALFORMED_JSON;
     }
     t = json_object_get(root, "time_us");
@@ -150,7 +155,7 @@ ts_skip ts_bsky_parse(ts_post *post, ts_bsky_event *ev, const char *p, size_t n,
     if (json_is_integer(t) && json_integer_value(t) > 0)
         ev->time_us = (int64_t)json_integer_value(t);
     if (!json_is_object(root) || !json_is_string(kind) || !ev->time_us) {
-        snprintf(detail, detail_size, "not a Jetstream event (no kind or time_us)");
+        TS_BSKY_DETAIL("not a Jetstream event (no kind or time_us)");
         skip = TS_SKIP_UNRECOGNIZED;
         goto out;
     }
@@ -162,7 +167,7 @@ ts_skip ts_bsky_parse(ts_post *post, ts_bsky_event *ev, const char *p, size_t n,
         json_is_object(record))
         skip = ts_bsky_post(post, ev, root, commit, record);
     if (ts_buf_status(&post->store)) {
-        snprintf(detail, detail_size, "out of memory");
+        TS_BSKY_DETAIL("out of memory");
         skip = TS_SKIP_UNRECOGNIZED;
     }
 out:

@@ -209,7 +209,36 @@ static int ts_pconf_url_ok(const char *u)
     return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) && !strpbrk(u, " \t\r\n");
 }
 
-/* A comma-separated list of ws:// or wss:// URLs, spaces around the commas. */
+/* One ws[s]://host[:port][/path] URL, n bytes. */
+static int ts_pconf_ws_url_ok(const char *u, size_t n)
+{
+    size_t p = n > 6 && !strncmp(u, "wss://", 6) ? 6 : n > 5 && !strncmp(u, "ws://", 5) ? 5 : 0;
+    size_t h = p, colon = 0;
+    long port = 0;
+
+    if (!p)
+        return 0;
+    for (size_t i = p; i < n; i++)
+        if (isspace((unsigned char)u[i]))
+            return 0;
+    while (h < n && u[h] != '/') {
+        if (u[h] == ':')
+            colon = h;
+        h++;
+    }
+    if (!colon)
+        return h > p;
+    if (colon == p || colon + 1 == h || h - colon > 6)
+        return 0;
+    for (size_t i = colon + 1; i < h; i++) {
+        if (u[i] < '0' || u[i] > '9')
+            return 0;
+        port = port * 10 + (u[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+/* A comma-separated list of such URLs, spaces around the commas. */
 static int ts_pconf_ws_list_ok(const char *list)
 {
     const char *s = list;
@@ -221,12 +250,8 @@ static int ts_pconf_ws_list_ok(const char *list)
             a++;
         while (l > a && s[l - 1] == ' ')
             l--;
-        if (!((l - a > 5 && !strncmp(s + a, "ws://", 5)) ||
-              (l - a > 6 && !strncmp(s + a, "wss://", 6))))
+        if (!ts_pconf_ws_url_ok(s + a, l - a))
             return 0;
-        for (size_t i = a; i < l; i++)
-            if (isspace((unsigned char)s[i]))
-                return 0;
         n++;
         s += strcspn(s, ",");
         if (*s == ',')

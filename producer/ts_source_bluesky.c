@@ -372,7 +372,8 @@ static void ts_bsky_insts_free(ts_bsky_inst *v, size_t n)
     free(v);
 }
 
-/* One URL of the list: ws[s]://host[:port][/base]. */
+/* One URL of the list: ws[s]://host[:port][/base] (ts_pconf_finish has
+ * checked its form; IPv6 literals are not supported). */
 static int ts_bsky_inst_parse(ts_bsky_inst *in, const char *s, size_t n)
 {
     size_t p, h, hl;
@@ -384,11 +385,9 @@ static int ts_bsky_inst_parse(ts_bsky_inst *in, const char *s, size_t n)
     h = p;
     while (h < n && s[h] != '/')
         h++;
-    while (h > p && s[h - 1] == '/' && h == n)
-        h--;
     hl = h - p;
     colon = hl ? memchr(s + p, ':', hl) : NULL;
-    if (colon && s[p] != '[') {
+    if (colon) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
         if (end != s + h || port < 1 || port > 65535)

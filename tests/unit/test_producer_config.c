@@ -173,6 +173,49 @@ Test(producer_config, mastodon_and_file)
     cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_OK, "%s", err);
 }
 
+Test(producer_config, bluesky)
+{
+    char *envp[] = {NULL};
+    static const char *const bad[] = {
+        "",
+        "https://jetstream.example",
+        "ws://",
+        "ws://:80",
+        "ws://h:0",
+        "ws://h:65536",
+        "ws://h:8x",
+        "wss://a b",
+        "ws://h, ,ws://i",
+        "ws://h:123456",
+        "ws://h:/x",
+    };
+    static const char *const good[] = {
+        "ws://127.0.0.1:8765",
+        "wss://jetstream.example/base/ , ws://h:1,wss://i",
+    };
+
+    cr_assert_eq(set("source", "bluesky"), TS_OK);
+    cr_expect_eq(pc.source, TS_SOURCE_BLUESKY);
+    cr_expect_str_eq(ts_pconf_source_name(pc.source), "bluesky");
+    cr_expect(strstr(pc.bsky_instances, "wss://jetstream1.us-east.bsky.network,") ==
+                  pc.bsky_instances,
+              "%s", pc.bsky_instances);
+    cr_expect_eq(pc.bsky_rewind_ms, 5000);
+    cr_expect_eq(pc.bsky_cursor, 0);
+    cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_OK, "%s", err);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(set("bluesky.instances", bad[i]), TS_OK);
+        cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_ERR_INVALID, "\"%s\"",
+                     bad[i]);
+        cr_expect(strstr(err, "bluesky.instances") != NULL, "%s", err);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_assert_eq(set("bluesky.instances", good[i]), TS_OK);
+        cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_OK, "%s: %s", good[i], err);
+    }
+    cr_expect_eq(set("bluesky.rewind.ms", "600001"), TS_ERR_INVALID);
+}
+
 Test(producer_config, environment_and_backoff)
 {
     char *envp[] = {"TAGSTREAM_TOPIC=from_env", "TAGSTREAM_STALL_TIMEOUT_MS=1500",
