@@ -18,6 +18,7 @@ static const char *const ts_err_names[TS_ERR__COUNT] = {
     [TS_ERR_ABORTABLE] = "abortable",
     [TS_ERR_TIMEOUT] = "timeout",
     [TS_ERR_STOPPED] = "stopped",
+    [TS_ERR_DENIED] = "denied",
 };
 
 const char *ts_err_name(ts_err err)

@@ -28,6 +28,7 @@ typedef enum ts_err {
     TS_ERR_ABORTABLE, /* the open transaction must be aborted, then go on */
     TS_ERR_TIMEOUT,   /* an operation did not finish in time */
     TS_ERR_STOPPED,   /* a stop was requested while waiting */
+    TS_ERR_DENIED,    /* the broker refused: authentication, TLS or an ACL */
     TS_ERR__COUNT
 } ts_err;
 

@@ -1,7 +1,253 @@
 #include "ts_kafka.h"
+#include "ts_clock.h"
 #include "ts_log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The first librdkafka release that does SCRAM with Kafka 4.x brokers. */
+#define TS_KAFKA_SCRAM_MIN_VERSION 0x02060100
+
+/* ---- security failures, process-wide ---- */
+
+static pthread_mutex_t ts_kafka_problem_lock = PTHREAD_MUTEX_INITIALIZER;
+static char ts_kafka_problem_msg[768];   /* "" when none */
+static char ts_kafka_problem_code[64];   /* its error name, for the metric label */
+static atomic_ullong ts_kafka_problem_n; /* failures recorded, ever */
+static const char *ts_kafka_mechanisms;  /* sasl.mechanism(s) of the last conf, for hints */
+
+int ts_kafka_err_is_denied(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__SSL:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* What to check, for an error that retrying cannot cure. */
+static const char *ts_kafka_denied_hint(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        if (ts_kafka_scram_limit(rd_kafka_version(), ts_kafka_mechanisms))
+            return "check kafka.sasl.username and kafka.sasl.password, but this librdkafka "
+                   "is refused by Kafka 4.x brokers even with the right password: see the "
+                   "warning at start";
+        return "check kafka.sasl.username, kafka.sasl.password and kafka.sasl.mechanisms";
+    case RD_KAFKA_RESP_ERR__SSL:
+        return "check kafka.ssl.ca.location (the CA that signed the brokers' certificates), "
+               "that the brokers' certificates name the host in bootstrap.servers, and the "
+               "client certificate (kafka.ssl.certificate.location, kafka.ssl.key.location)";
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return "the principal lacks an ACL on a topic (docs/SECURITY.md lists each binary's)";
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        return "the principal lacks Read on the consumer group (docs/SECURITY.md)";
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        return "the principal lacks Write on the transactional id (docs/SECURITY.md)";
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        return "the principal lacks a cluster ACL such as IdempotentWrite (docs/SECURITY.md)";
+    default:
+        return NULL;
+    }
+}
+
+void ts_kafka_note_error(rd_kafka_resp_err_t err, const char *reason)
+{
+    const char *hint;
+
+    if (!ts_kafka_err_is_denied(err))
+        return;
+    hint = ts_kafka_denied_hint(err);
+    atomic_fetch_add(&ts_kafka_problem_n, 1);
+    pthread_mutex_lock(&ts_kafka_problem_lock);
+    snprintf(ts_kafka_problem_msg, sizeof(ts_kafka_problem_msg), "%s: %s%s%s%s",
+             rd_kafka_err2name(err), reason ? reason : rd_kafka_err2str(err), hint ? " (" : "",
+             hint ? hint : "", hint ? ")" : "");
+    snprintf(ts_kafka_problem_code, sizeof(ts_kafka_problem_code), "%s", rd_kafka_err2name(err));
+    pthread_mutex_unlock(&ts_kafka_problem_lock);
+}
+
+void ts_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    rd_kafka_resp_err_t code = (rd_kafka_resp_err_t)err;
+    char fatal[512];
+    ts_log_ev *ev;
+
+    (void)opaque;
+    if (code == RD_KAFKA_RESP_ERR__FATAL) {
+        code = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        reason = fatal;
+    }
+    ts_kafka_note_error(code, reason);
+    ev = ts_log_begin(ts_kafka_err_is_denied(code) ? TS_LOG_ERROR : TS_LOG_WARN, "kafka",
+                      "client error");
+    ts_log_cstr(ev, "error", rd_kafka_err2name(code));
+    ts_log_cstr(ev, "reason", reason);
+    ts_log_cstr(ev, "client", rk ? rd_kafka_name(rk) : "");
+    ts_log_end(ev);
+}
+
+int ts_kafka_problem(char *buf, size_t size)
+{
+    int has;
+
+    pthread_mutex_lock(&ts_kafka_problem_lock);
+    has = ts_kafka_problem_msg[0] != '\0';
+    if (size)
+        snprintf(buf, size, "%s", ts_kafka_problem_msg);
+    pthread_mutex_unlock(&ts_kafka_problem_lock);
+    return has;
+}
+
+void ts_kafka_problem_clear(void)
+{
+    pthread_mutex_lock(&ts_kafka_problem_lock);
+    ts_kafka_problem_msg[0] = '\0';
+    ts_kafka_problem_code[0] = '\0';
+    pthread_mutex_unlock(&ts_kafka_problem_lock);
+}
+
+static void ts_kafka_collect_failure(void *opaque, ts_buf *out)
+{
+    char labels[128], code[64];
+    const char *pairs[] = {"error", code, NULL};
+
+    (void)opaque;
+    pthread_mutex_lock(&ts_kafka_problem_lock);
+    snprintf(code, sizeof(code), "%s", ts_kafka_problem_code);
+    pthread_mutex_unlock(&ts_kafka_problem_lock);
+    if (code[0])
+        ts_buf_printf(out, "tagstream_kafka_security_failure{%s} 1\n",
+                      ts_metrics_labels(labels, sizeof(labels), pairs));
+    else
+        ts_buf_puts(out, "tagstream_kafka_security_failure 0\n");
+}
+
+static void ts_kafka_collect_failures(void *opaque, ts_buf *out)
+{
+    (void)opaque;
+    ts_buf_printf(out, "tagstream_kafka_security_failures_total %llu\n",
+                  (unsigned long long)atomic_load(&ts_kafka_problem_n));
+}
+
+ts_err ts_kafka_metrics_register(ts_metrics *m)
+{
+    ts_err err;
+
+    if (!m)
+        return TS_OK;
+    err = ts_metrics_add_collector(
+        m, "tagstream_kafka_security_failure",
+        "1 while the brokers refuse this client (authentication, TLS or a missing ACL; "
+        "label error names the code), else 0.",
+        "gauge", ts_kafka_collect_failure, NULL);
+    if (err && err != TS_ERR_EXISTS)
+        return err;
+    err = ts_metrics_add_collector(m, "tagstream_kafka_security_failures_total",
+                                   "Refusals by the brokers (authentication, TLS, ACLs) seen.",
+                                   "counter", ts_kafka_collect_failures, NULL);
+    return err == TS_ERR_EXISTS ? TS_OK : err;
+}
+
+int ts_kafka_health_detail(ts_buf *detail)
+{
+    char msg[768];
+
+    if (!ts_kafka_problem(msg, sizeof(msg)))
+        return 0;
+    if (detail->len)
+        ts_buf_putc(detail, ',');
+    ts_buf_puts(detail, "\"kafka_problem\":");
+    ts_buf_json_str(detail, msg, strlen(msg));
+    return 1;
+}
+
+ts_err ts_kafka_wait_connected(rd_kafka_t *rk, int timeout_ms, const char *what, char *errstr,
+                               size_t errstr_size)
+{
+    int64_t deadline = ts_mono_ms() + timeout_ms;
+    char msg[768];
+
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        int64_t left = deadline - ts_mono_ms();
+        rd_kafka_resp_err_t err;
+
+        err = rd_kafka_metadata(rk, 0, NULL, &md, (int)(left < 500 ? (left > 0 ? left : 1) : 500));
+        rd_kafka_poll(rk, 0); /* error_cb: what stands in the way */
+        if (!err) {
+            rd_kafka_metadata_destroy(md);
+            ts_kafka_problem_clear();
+            return TS_OK;
+        }
+        if (ts_mono_ms() >= deadline)
+            break;
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+            usleep(100 * 1000);
+    }
+    if (ts_kafka_problem(msg, sizeof(msg)))
+        return ts_seterr(TS_ERR_DENIED, errstr, errstr_size,
+                         "the brokers refused the connection for %s=%d ms: %s", what, timeout_ms,
+                         msg);
+    return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size,
+                     "no broker answered within %s=%d ms (check bootstrap.servers and "
+                     "kafka.security.protocol)",
+                     what, timeout_ms);
+}
+
+const char *ts_kafka_scram_limit(int version, const char *mechanisms)
+{
+    if (version >= TS_KAFKA_SCRAM_MIN_VERSION || !mechanisms || !strstr(mechanisms, "SCRAM"))
+        return NULL;
+    return "librdkafka older than 2.6.1 cannot authenticate with SASL/SCRAM to Kafka 4.0 and "
+           "newer";
+}
+
+int ts_kafka_check_scram(const ts_conf *conf, const char *bootstrap)
+{
+    static atomic_int warned;
+    const char *mech = NULL;
+    const char *brokers = bootstrap;
+    ts_log_ev *ev;
+
+    for (size_t i = 0; conf && i < conf->kafka_cnt; i++) {
+        if (!strcmp(conf->kafka[i].key, "sasl.mechanisms") ||
+            !strcmp(conf->kafka[i].key, "sasl.mechanism"))
+            mech = conf->kafka[i].value;
+        else if (!strcmp(conf->kafka[i].key, "bootstrap.servers"))
+            brokers = conf->kafka[i].value;
+    }
+    ts_kafka_mechanisms = mech;
+    if (!ts_kafka_scram_limit(rd_kafka_version(), mech) || atomic_exchange(&warned, 1))
+        return 0;
+    ev = ts_log_begin(TS_LOG_WARN, "kafka",
+                      "librdkafka %s cannot authenticate with %s to Kafka 4.0 or newer (fixed in "
+                      "librdkafka 2.6.1): brokers %s refuse it there even with the right "
+                      "password; run a build linked with librdkafka 2.6.1 or newer (the Debian 13 "
+                      "image), or use TLS client certificates",
+                      rd_kafka_version_str(), mech, brokers ? brokers : "(none given)");
+    ts_log_cstr(ev, "librdkafka", rd_kafka_version_str());
+    ts_log_cstr(ev, "sasl_mechanism", mech);
+    ts_log_cstr(ev, "affected_brokers", brokers ? brokers : "");
+    ts_log_cstr(ev, "affected_versions", "Apache Kafka >= 4.0, Amazon MSK 4.0.x.kraft");
+    ts_log_end(ev);
+    return 1;
+}
 
 void ts_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -56,6 +302,8 @@ rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
 
     rd_kafka_conf_set_log_cb(kc, ts_kafka_log_cb);
+    rd_kafka_conf_set_error_cb(kc, ts_kafka_error_cb);
+    ts_kafka_check_scram(conf, bootstrap);
     if (bootstrap && ts_kafka_conf_set(kc, "bootstrap.servers", bootstrap, errstr, errstr_size))
         goto fail;
     for (size_t i = 0; defaults && defaults[i]; i += 2)
@@ -94,6 +342,33 @@ ts_err ts_kafka_error_to_err(const rd_kafka_error_t *error)
     return TS_ERR_KAFKA;
 }
 
+/* The list of all topics leaves out those the principal may not describe:
+ * ask for the one topic, whose own error says whether it is missing or
+ * hidden (TOPIC_AUTHORIZATION_FAILED). */
+static ts_err ts_kafka_topic_denied(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                                    size_t errstr_size)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (!rkt)
+        return TS_OK;
+    if (!rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms)) {
+        if (md->topic_cnt == 1)
+            err = md->topics[0].err;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (err != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+        return TS_OK;
+    ts_kafka_note_error(err, "not authorized to describe the topic");
+    return ts_seterr(TS_ERR_DENIED, errstr, errstr_size,
+                     "topic %s: TOPIC_AUTHORIZATION_FAILED: the principal may not describe it (it "
+                     "needs the topic ACLs in docs/SECURITY.md)",
+                     topic);
+}
+
 ts_err ts_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
                                  int *brokers, char *errstr, size_t errstr_size)
 {
@@ -115,6 +390,8 @@ ts_err ts_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_
         break;
     }
     rd_kafka_metadata_destroy(md);
+    if (*partitions < 0)
+        return ts_kafka_topic_denied(rk, topic, timeout_ms, errstr, errstr_size);
     return TS_OK;
 }
 
@@ -157,11 +434,19 @@ ts_err ts_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, 
         res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
         for (size_t i = 0; i < n && !err; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-            if (e)
+            if (ts_kafka_err_is_denied(e)) {
+                ts_kafka_note_error(e, rd_kafka_topic_result_error_string(res[i]));
+                err = ts_seterr(TS_ERR_DENIED, errstr, errstr_size,
+                                "cannot create topic %s: %s: %s (the principal needs Create on "
+                                "it, docs/SECURITY.md)",
+                                topic, rd_kafka_err2name(e),
+                                rd_kafka_topic_result_error_string(res[i]));
+            } else if (e) {
                 err = ts_seterr(e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? TS_ERR_EXISTS
                                                                             : TS_ERR_KAFKA,
                                 errstr, errstr_size, "cannot create topic %s: %s", topic,
                                 rd_kafka_topic_result_error_string(res[i]));
+            }
         }
     }
     rd_kafka_event_destroy(ev);

@@ -8,8 +8,10 @@
 #ifndef TS_KAFKA_H
 #define TS_KAFKA_H
 
+#include "ts_buf.h"
 #include "ts_config.h"
 #include "ts_err.h"
+#include "ts_metrics.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -39,6 +41,74 @@ ts_err ts_kafka_error_to_err(const rd_kafka_error_t *error);
 void ts_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
 /*
+ * ---- Security failures ----
+ *
+ * A client that cannot authenticate (SASL, a TLS handshake: unknown CA,
+ * wrong host name, missing client certificate) is retried by librdkafka
+ * forever, and one that lacks an ACL gets the same answer each time. Both
+ * are recorded here, process-wide, so that the start-up check can name the
+ * cause when it gives up, and /health and /metrics can say why while it
+ * retries.
+ */
+
+/* 1 for errors that retrying cannot cure: authentication, TLS, the
+ * *_AUTHORIZATION_FAILED codes. */
+int ts_kafka_err_is_denied(rd_kafka_resp_err_t err);
+
+/*
+ * Record err (with librdkafka's reason text) if ts_kafka_err_is_denied says
+ * so; other errors are ignored. Thread: any (librdkafka's callbacks).
+ */
+void ts_kafka_note_error(rd_kafka_resp_err_t err, const char *reason);
+
+/* The error callback ts_kafka_conf_new installs: ts_kafka_note_error, and
+ * a warning in the log. A caller that installs its own calls
+ * ts_kafka_note_error from it. */
+void ts_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
+/*
+ * The security failure recorded last and not cleared since, as
+ * "ERR_NAME: reason" (with what to check, where a hint helps), into buf.
+ * Returns 1 when there is one, else 0 (buf empty). Thread: any.
+ */
+int ts_kafka_problem(char *buf, size_t size);
+
+/* Clear the recorded failure: the client got through. */
+void ts_kafka_problem_clear(void);
+
+/*
+ * Register on m: tagstream_kafka_security_failure (1 while a security
+ * failure is recorded) and tagstream_kafka_security_failures_total.
+ */
+ts_err ts_kafka_metrics_register(ts_metrics *m);
+
+/* Append `"kafka_problem":"..."` to a /health detail when there is one;
+ * returns 1 if so. */
+int ts_kafka_health_detail(ts_buf *detail);
+
+/*
+ * Wait up to timeout_ms for a broker to answer a metadata request on rk,
+ * serving rk's callbacks meanwhile (call it before rd_kafka_poll_set_consumer
+ * on a consumer). On failure the message names the recorded cause
+ * (TS_ERR_DENIED), else says that no broker answered (TS_ERR_TIMEOUT);
+ * `what` names the setting that bounds the wait (e.g. "startup.timeout.ms").
+ */
+ts_err ts_kafka_wait_connected(rd_kafka_t *rk, int timeout_ms, const char *what, char *errstr,
+                               size_t errstr_size);
+
+/*
+ * The librdkafka versions before 2.6.1 cannot authenticate with SCRAM to
+ * Kafka 4.0 and newer. When rd_kafka_version() is older and conf sets a
+ * SCRAM mechanism, log a warning naming the brokers and what to do; returns
+ * 1 if it warned. Called by ts_kafka_conf_new (once per process).
+ */
+int ts_kafka_check_scram(const ts_conf *conf, const char *bootstrap);
+
+/* "SASL/SCRAM needs librdkafka >= 2.6.1 ..." when rd_kafka_version() is
+ * older and mechanisms names SCRAM, else NULL. */
+const char *ts_kafka_scram_limit(int version, const char *mechanisms);
+
+/*
  * Create `topic` with the Admin API and wait up to timeout_ms for the answer.
  * config: NULL-terminated key, value pairs of topic settings, or NULL.
  * TS_ERR_EXISTS when the topic already exists; other failures name the topic.
@@ -49,7 +119,8 @@ ts_err ts_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions, 
 
 /*
  * Number of partitions of `topic` (-1 if it does not exist) and of brokers in
- * the cluster, from one metadata request. Returns TS_ERR_KAFKA on failure.
+ * the cluster, from one metadata request. Returns TS_ERR_KAFKA on failure,
+ * TS_ERR_DENIED when the principal may not describe the topic.
  */
 ts_err ts_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int *partitions,
                                  int *brokers, char *errstr, size_t errstr_size);

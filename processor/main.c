@@ -6,16 +6,21 @@
 #include "ts_config.h"
 #include "ts_clock.h"
 #include "ts_http.h"
+#include "ts_kafka.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
 #include "ts_proc_config.h"
 #include "ts_processor.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 static volatile sig_atomic_t stop;
+/* NULL while the processor starts (the HTTP endpoint is up before it, so
+ * that /health can say why a start takes long) */
+static _Atomic(ts_processor *) main_proc;
 
 static void on_signal(int sig)
 {
@@ -30,20 +35,37 @@ static void on_unknown_env(const char *var)
 }
 
 /* Alive: the loop turned within the last 30 s (a commit or a restore slice
- * can take a few seconds; a wedged loop cannot). */
+ * can take a few seconds; a wedged loop cannot). While starting: alive
+ * unless the brokers refuse this client (it exits at startup.timeout.ms),
+ * and the reason is in the detail either way. */
 static int health_cb(void *opaque, ts_buf *detail)
 {
-    ts_processor *p = opaque;
-    int64_t age = ts_mono_ms() - ts_processor_heartbeat_ms(p);
+    ts_processor *p = atomic_load(&main_proc);
+    int ok;
 
-    ts_buf_printf(detail, "\"loop_age_ms\":%lld", (long long)age);
-    return age < 30000;
+    (void)opaque;
+    if (p) {
+        int64_t age = ts_mono_ms() - ts_processor_heartbeat_ms(p);
+        ts_buf_printf(detail, "\"loop_age_ms\":%lld", (long long)age);
+        ok = age < 30000;
+    } else {
+        ts_buf_puts(detail, "\"starting\":true");
+        ok = 1;
+    }
+    if (ts_kafka_health_detail(detail) && !p)
+        ok = 0;
+    return ok;
 }
 
 static int ready_cb(void *opaque, ts_buf *detail)
 {
-    ts_processor *p = opaque;
+    ts_processor *p = atomic_load(&main_proc);
 
+    (void)opaque;
+    if (!p) {
+        ts_buf_puts(detail, "\"starting\":true");
+        return 0;
+    }
     ts_buf_printf(detail, "\"assigned\":%s,\"tasks_restoring\":%d",
                   ts_processor_assigned(p) ? "true" : "false", ts_processor_tasks_restoring(p));
     return ts_processor_ready(p);
@@ -99,14 +121,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     metrics = ts_metrics_new();
-    e = ts_processor_new(&cfg, &conf, metrics, &p, err, sizeof(err));
-    if (e) {
-        ts_logf(TS_LOG_ERROR, "processor", "cannot start: %s", err);
-        rc = e == TS_ERR_INVALID ? 2 : 1;
+    if (!metrics || ts_kafka_metrics_register(metrics)) {
+        ts_logf(TS_LOG_ERROR, "processor", "cannot set up the metrics: out of memory");
+        rc = 1;
         goto out;
     }
     if (cfg.http_listen && *cfg.http_listen) {
-        http = ts_http_start(cfg.http_listen, metrics, health_cb, ready_cb, p, err, sizeof(err));
+        http = ts_http_start(cfg.http_listen, metrics, health_cb, ready_cb, NULL, err, sizeof(err));
         if (!http) {
             ts_logf(TS_LOG_ERROR, "processor", "cannot start the HTTP endpoint: %s", err);
             rc = 2;
@@ -114,6 +135,13 @@ int main(int argc, char **argv)
         }
         ts_logf(TS_LOG_INFO, "processor", "HTTP endpoint on port %d", ts_http_port(http));
     }
+    e = ts_processor_new(&cfg, &conf, metrics, &p, err, sizeof(err));
+    if (e) {
+        ts_logf(TS_LOG_ERROR, "processor", "cannot start: %s", err);
+        rc = e == TS_ERR_INVALID ? 2 : 1;
+        goto out;
+    }
+    atomic_store(&main_proc, p);
     e = ts_processor_run(p, &stop, err, sizeof(err));
     if (e) {
         ts_logf(TS_LOG_ERROR, "processor", "stopped on an error (%s): %s", ts_err_name(e), err);
@@ -121,6 +149,7 @@ int main(int argc, char **argv)
     }
 out:
     ts_http_stop(http);
+    atomic_store(&main_proc, NULL);
     ts_processor_destroy(p);
     ts_metrics_destroy(metrics);
     ts_conf_destroy(&conf);

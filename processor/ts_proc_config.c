@@ -54,6 +54,10 @@ const ts_conf_prop ts_proc_config_props[] = {
      MAXI, NULL, "How often consumed records of the repartition topic are deleted (0: never).", 0},
     {"shutdown.timeout.ms", TS_CONF_INT, F(shutdown_timeout_ms), "15000", 100, 600000, NULL,
      "Bound on a graceful shutdown (final commit, leaving the group).", 0},
+    {"startup.timeout.ms", TS_CONF_INT, F(startup_timeout_ms), "30000", 100, 86400000, NULL,
+     "How long to retry at start while no broker answers or the brokers refuse the login or "
+     "the TLS handshake; then exit 1 naming the cause.",
+     0},
     {"restore.batch.records", TS_CONF_INT, F(restore_batch_records), "10000", 1, 10000000, NULL,
      "Changelog records per RocksDB write batch during a restore.", 0},
     {"rocksdb.block.cache.bytes", TS_CONF_INT, F(rocksdb_block_cache_bytes), "67108864", 0, MAXI,

@@ -39,6 +39,7 @@ typedef struct ts_proc_config {
     int64_t transaction_timeout_ms;
     int64_t repartition_purge_interval_ms;
     int64_t shutdown_timeout_ms;
+    int64_t startup_timeout_ms;
     int64_t restore_batch_records;
     int64_t rocksdb_block_cache_bytes;
     int64_t rocksdb_write_buffer_bytes;

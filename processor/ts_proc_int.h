@@ -111,6 +111,11 @@ struct ts_processor {
      * one here, and the loop takes it after the poll that ran the callback. */
     ts_err rebalance_err;
     char rebalance_errstr[512];
+    /* The brokers refused something no retry can cure (an ACL), seen where
+     * no error can be returned (a delivery report, an Admin result): the
+     * loop stops with TS_ERR_DENIED and this message (ts_proc_denied). */
+    ts_err denied;
+    char denied_msg[768];
 
     ts_buf value; /* scratch for result values */
     char *norm;   /* scratch for normalized tags */

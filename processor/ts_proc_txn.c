@@ -83,6 +83,22 @@ ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition, co
     return TS_OK;
 }
 
+void ts_proc_denied(ts_processor *p, rd_kafka_resp_err_t code, const char *what)
+{
+    ts_kafka_note_error(code, what);
+    if (p->denied)
+        return; /* the first refusal is the one to name */
+    ts_kafka_problem(p->denied_msg, sizeof(p->denied_msg));
+    p->denied = TS_ERR_DENIED;
+}
+
+ts_err ts_proc_denied_error(const ts_processor *p, char *errstr, size_t errstr_size)
+{
+    if (!p->denied)
+        return TS_OK;
+    return ts_seterr(TS_ERR_DENIED, errstr, errstr_size, "%s", p->denied_msg);
+}
+
 static void ts_proc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     ts_processor *p = opaque;
@@ -96,6 +112,11 @@ static void ts_proc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
         ts_log_cstr(ev, "topic", rd_kafka_topic_name(m->rkt));
         ts_log_int(ev, "partition", m->partition);
         ts_log_end(ev);
+        if (ts_kafka_err_is_denied(m->err)) {
+            char what[300];
+            snprintf(what, sizeof(what), "topic %s", rd_kafka_topic_name(m->rkt));
+            ts_proc_denied(p, m->err, what);
+        }
         return;
     }
     if (tag > 0 && tag - 1 < p->npart) {
@@ -148,10 +169,28 @@ ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size)
                          msg);
     }
     p->admin_q = rd_kafka_queue_new(p->producer);
+    /* At start (no consumer yet), a refused login ends the run after
+     * startup.timeout.ms with its cause; a producer replaced while running
+     * keeps init_transactions' own longer bound. */
+    if (!p->consumer) {
+        err = ts_kafka_wait_connected(p->producer, (int)p->cfg->startup_timeout_ms,
+                                      "startup.timeout.ms", errstr, errstr_size);
+        if (err)
+            return err;
+    }
     e = rd_kafka_init_transactions(p->producer, 60000);
     if (e) {
-        err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot initialize transactions: %s",
-                        rd_kafka_error_string(e));
+        rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+        if (ts_kafka_err_is_denied(code)) {
+            ts_kafka_note_error(code, rd_kafka_error_string(e));
+            ts_kafka_problem(msg, sizeof(msg));
+            err = ts_seterr(TS_ERR_DENIED, errstr, errstr_size,
+                            "cannot initialize transactions (transactional.id %s): %s", p->txn_id,
+                            msg);
+        } else {
+            err = ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot initialize transactions: %s",
+                            rd_kafka_error_string(e));
+        }
         rd_kafka_error_destroy(e);
         return err;
     }
@@ -292,9 +331,18 @@ static ts_err ts_proc_txn_failed(ts_processor *p, rd_kafka_error_t *e, const cha
 {
     char why[512];
     int fatal = rd_kafka_error_is_fatal(e);
+    rd_kafka_resp_err_t code = rd_kafka_error_code(e);
 
     snprintf(why, sizeof(why), "%s failed: %s", what, rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
+    if (ts_kafka_err_is_denied(code)) {
+        /* an ACL is missing: aborting and retrying would loop for ever */
+        if (!fatal)
+            ts_proc_abort(p, why, errstr, errstr_size);
+        p->txn_open = 0;
+        ts_proc_denied(p, code, why);
+        return ts_proc_denied_error(p, errstr, errstr_size);
+    }
     if (fatal) {
         ts_seterr(TS_ERR_FENCED, errstr, errstr_size, "%s", why);
         p->txn_open = 0;

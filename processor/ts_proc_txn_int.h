@@ -36,6 +36,13 @@ ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition, co
                        size_t klen, const void *val, size_t vlen, int64_t ts, void *opaque,
                        rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size);
 
+/* Record that the brokers refused `what` with code (an ACL is missing):
+ * the loop stops at its next turn with TS_ERR_DENIED naming it. */
+void ts_proc_denied(ts_processor *p, rd_kafka_resp_err_t code, const char *what);
+
+/* TS_ERR_DENIED with the recorded refusal in errstr, else TS_OK. */
+ts_err ts_proc_denied_error(const ts_processor *p, char *errstr, size_t errstr_size);
+
 /* Subscribe the consumer to the input and the repartition topic. */
 ts_err ts_proc_subscribe(ts_processor *p, char *errstr, size_t errstr_size);
 

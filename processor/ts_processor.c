@@ -362,6 +362,24 @@ static ts_err ts_proc_count(ts_processor *p, const rd_kafka_message_t *m, char *
 
 /* ---- periodic work ---- */
 
+/* DeleteRecords answers per partition: a missing Delete ACL shows there. */
+static void ts_proc_purge_denied(ts_processor *p, rd_kafka_event_t *ev)
+{
+    const rd_kafka_DeleteRecords_result_t *res = rd_kafka_event_DeleteRecords_result(ev);
+    const rd_kafka_topic_partition_list_t *l =
+        res ? rd_kafka_DeleteRecords_result_offsets(res) : NULL;
+
+    if (ts_kafka_err_is_denied(rd_kafka_event_error(ev))) {
+        ts_proc_denied(p, rd_kafka_event_error(ev), p->repartition_topic);
+        return;
+    }
+    for (int i = 0; l && i < l->cnt; i++)
+        if (ts_kafka_err_is_denied(l->elems[i].err)) {
+            ts_proc_denied(p, l->elems[i].err, p->repartition_topic);
+            return;
+        }
+}
+
 static void ts_proc_purge(ts_processor *p)
 {
     rd_kafka_topic_partition_list_t *l;
@@ -370,6 +388,7 @@ static void ts_proc_purge(ts_processor *p)
 
     /* results of an earlier purge */
     while ((ev = rd_kafka_queue_poll(p->admin_q, 0))) {
+        ts_proc_purge_denied(p, ev);
         if (rd_kafka_event_error(ev))
             ts_logf(TS_LOG_WARN, "processor", "purging the repartition topic failed: %s",
                     rd_kafka_event_error_string(ev));
@@ -408,6 +427,10 @@ static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m, char *err
     ts_err err;
 
     if (m->err) {
+        if (ts_kafka_err_is_denied(m->err)) {
+            ts_proc_denied(p, m->err, m->rkt ? rd_kafka_topic_name(m->rkt) : "the consumer group");
+            return ts_proc_denied_error(p, errstr, errstr_size);
+        }
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             ts_logf(TS_LOG_WARN, "processor", "consumer: %s", rd_kafka_message_errstr(m));
         return TS_OK;
@@ -473,6 +496,8 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
     }
     if (!err)
         err = ts_proc_rebalance_error(p, errstr, errstr_size);
+    if (!err)
+        err = ts_proc_denied_error(p, errstr, errstr_size); /* a delivery report or a purge */
     if (err == TS_ERR_KAFKA && p->txn_open) {
         /* a produce failed (queue stuck, topic gone): abort, go on */
         snprintf(why, sizeof(why), "%s", errstr);

@@ -103,6 +103,8 @@ static int ts_producer_health(void *opaque, ts_buf *detail)
     int alive = atomic_load(&p->alive);
 
     ts_buf_printf(detail, "\"source\":\"%s\"", ts_pconf_source_name(p->conf.source));
+    if (ts_kafka_health_detail(detail) && !atomic_load(&p->stats.kafka_connected))
+        return 0; /* refused by the brokers: it exits at startup.timeout.ms */
     return alive;
 }
 
@@ -197,6 +199,7 @@ static ts_err ts_producer_metrics(ts_producer *p)
     p->metrics = ts_metrics_new();
     if (!p->metrics)
         return TS_ERR_NOMEM;
+    err = ts_kafka_metrics_register(p->metrics);
     for (size_t i = 0; i < TS_PRODUCER_NFAMILIES && !err; i++) {
         const ts_producer_family *f = &ts_producer_families[i];
         p->cols[i].family = f;
@@ -338,6 +341,12 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         ts_log_int(ev, "records", left);
         ts_log_int(ev, "shutdown_timeout_ms", p.conf.shutdown_timeout_ms);
         ts_log_end(ev);
+        rc = 1;
+    }
+    if (rc == 0 && ts_sink_denied(p.sink, err, sizeof(err))) {
+        /* refused after the source had ended: still a failed run */
+        ts_logf(TS_LOG_ERROR, "producer", "%s", err);
+        fprintf(stderr, "tagstream-producer: %s\n", err);
         rc = 1;
     }
     ts_producer_summary(&p, "producer stopped");

@@ -19,6 +19,10 @@ struct ts_sink {
     atomic_int poller_stop;
     char *key; /* scratch for the normalized tag */
     size_t key_cap;
+    /* the brokers refused a record (an ACL): set once by the delivery
+     * thread, read by the source's thread */
+    atomic_int denied;
+    char denied_msg[512];
 };
 
 static void ts_sink_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -30,10 +34,16 @@ static void ts_sink_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
     (void)rk;
     if (!m->err) {
         ts_pstats_add(&s->stats->records_produced, 1);
-        atomic_store(&s->stats->kafka_connected, 1);
+        if (!atomic_exchange(&s->stats->kafka_connected, 1))
+            ts_kafka_problem_clear(); /* through again */
         return;
     }
     before = atomic_fetch_add(&s->stats->delivery_failures, 1);
+    if (ts_kafka_err_is_denied(m->err) && !atomic_load(&s->denied)) {
+        ts_kafka_note_error(m->err, rd_kafka_err2str(m->err));
+        ts_kafka_problem(s->denied_msg, sizeof(s->denied_msg));
+        atomic_store(&s->denied, 1);
+    }
     if (!ts_log_sampled(before, 10, 1000))
         return;
     ev = ts_log_begin(TS_LOG_ERROR, "kafka", "record not delivered");
@@ -51,6 +61,7 @@ static void ts_sink_error(rd_kafka_t *rk, int err, const char *reason, void *opa
 
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         atomic_store(&s->stats->kafka_connected, 0);
+    ts_kafka_note_error((rd_kafka_resp_err_t)err, reason);
     ev = ts_log_begin(err == RD_KAFKA_RESP_ERR__FATAL ? TS_LOG_ERROR : TS_LOG_WARN, "kafka",
                       "producer error");
     ts_log_cstr(ev, "error", rd_kafka_err2name((rd_kafka_resp_err_t)err));
@@ -107,7 +118,9 @@ ts_sink *ts_sink_new(const ts_pconf *conf, const ts_conf *raw, ts_pstats *stats,
         ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create the Kafka producer: %s", msg);
         goto fail_conf;
     }
-    if (ts_kafka_topic_partitions(s->rk, conf->topic, (int)conf->startup_timeout_ms, &parts,
+    if (ts_kafka_wait_connected(s->rk, (int)conf->startup_timeout_ms, "startup.timeout.ms", msg,
+                                sizeof(msg)) ||
+        ts_kafka_topic_partitions(s->rk, conf->topic, (int)conf->startup_timeout_ms, &parts,
                                   &brokers, msg, sizeof(msg))) {
         ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "%s (bootstrap.servers=%s)", msg,
                   conf->bootstrap);
@@ -153,6 +166,8 @@ fail_conf:
 ts_err ts_sink_post(ts_sink *s, const ts_post *post, const atomic_int *stop, char *errstr,
                     size_t errstr_size)
 {
+    if (ts_sink_denied(s, errstr, errstr_size))
+        return TS_ERR_DENIED;
     for (size_t i = 0; i < post->ntags; i++) {
         const char *tag = ts_post_tag_ptr(post, i);
         size_t n = post->tags[i].len, kl, need = ts_tag_normalize_cap(n);
@@ -226,6 +241,15 @@ ts_err ts_sink_flush(ts_sink *s, int64_t timeout_ms, int *left)
     for (int i = 0; i < 50 && rd_kafka_outq_len(s->rk) > 0; i++)
         rd_kafka_poll(s->rk, 10);
     return TS_ERR_TIMEOUT;
+}
+
+int ts_sink_denied(const ts_sink *s, char *errstr, size_t errstr_size)
+{
+    if (!s || !atomic_load(&s->denied))
+        return 0;
+    ts_seterr(TS_ERR_DENIED, errstr, errstr_size, "the brokers refused the records: %s",
+              s->denied_msg);
+    return 1;
 }
 
 int ts_sink_ready(const ts_sink *s)

@@ -28,7 +28,8 @@ typedef struct ts_sink ts_sink;
 /*
  * Create the producer and check, within startup.timeout.ms, that the
  * brokers answer and that the topic exists (a missing topic is an error:
- * the brokers do not create topics on the producer's behalf).
+ * the brokers do not create topics on the producer's behalf). A refused
+ * login or TLS handshake, retried until then, is named in the message.
  */
 ts_sink *ts_sink_new(const ts_pconf *conf, const ts_conf *raw, ts_pstats *stats, char *errstr,
                      size_t errstr_size);
@@ -36,7 +37,8 @@ ts_sink *ts_sink_new(const ts_pconf *conf, const ts_conf *raw, ts_pstats *stats,
 /*
  * Produce each tag of post. Waits while librdkafka's queue is full, unless
  * *stop is set (then TS_ERR_STOPPED). TS_ERR_KAFKA with a message when the
- * producer hit a fatal error (it cannot go on: idempotence was broken).
+ * producer hit a fatal error (it cannot go on: idempotence was broken),
+ * TS_ERR_DENIED when the brokers refused a record (ts_sink_denied).
  */
 ts_err ts_sink_post(ts_sink *s, const ts_post *post, const atomic_int *stop, char *errstr,
                     size_t errstr_size);
@@ -45,6 +47,11 @@ ts_err ts_sink_post(ts_sink *s, const ts_post *post, const atomic_int *stop, cha
  * number still in flight (0 on success, else TS_ERR_TIMEOUT). On a timeout
  * those records are purged and counted as delivery failures. */
 ts_err ts_sink_flush(ts_sink *s, int64_t timeout_ms, int *left);
+
+/* 1 when the brokers refused a record for good (TOPIC_AUTHORIZATION_FAILED,
+ * CLUSTER_AUTHORIZATION_FAILED): the message says which. ts_sink_post then
+ * returns TS_ERR_DENIED. Any thread. */
+int ts_sink_denied(const ts_sink *s, char *errstr, size_t errstr_size);
 
 /* The brokers answered lately (for /ready). Any thread. */
 int ts_sink_ready(const ts_sink *s);

@@ -364,6 +364,7 @@ int ts_stool_cmd_verify(ts_stool *c)
     case TS_OK:
         break;
     case TS_ERR_KAFKA:
+    case TS_ERR_DENIED:
     case TS_ERR_TIMEOUT:
     case TS_ERR_INVALID:
         return ts_stool_fail(c, TS_STORE_TOOL_KAFKA, "%s", err);

@@ -142,8 +142,11 @@ static void ts_verify_error_cb(rd_kafka_t *rk, int err, const char *reason, void
     ts_vkafka *k = opaque;
 
     (void)rk;
-    (void)err;
-    snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
+    ts_kafka_note_error((rd_kafka_resp_err_t)err, reason);
+    if (ts_kafka_err_is_denied((rd_kafka_resp_err_t)err))
+        ts_kafka_problem(k->last_error, sizeof(k->last_error));
+    else
+        snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
 }
 
 /* librdkafka's log would otherwise reach stdout, mixed with the results;
@@ -243,8 +246,11 @@ static ts_err ts_verify_read(ts_verify *v, int32_t part, ts_vrecs *recs, int64_t
                 m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
                 m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
                 err = ts_seterr(TS_ERR_KAFKA, v->errstr, v->errstr_size,
-                                "cannot read changelog %s partition %d: %s", v->o->topic, (int)part,
-                                rd_kafka_message_errstr(m));
+                                "cannot read changelog %s partition %d: %s: %s%s", v->o->topic,
+                                (int)part, rd_kafka_err2name(m->err), rd_kafka_message_errstr(m),
+                                ts_kafka_err_is_denied(m->err)
+                                    ? " (the principal needs Read on it, docs/SECURITY.md)"
+                                    : "");
                 rd_kafka_message_destroy(m);
                 break;
             }
