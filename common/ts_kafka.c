@@ -66,12 +66,27 @@ static const char *ts_kafka_denied_hint(rd_kafka_resp_err_t err)
     }
 }
 
+/* The last other error (a refused connection, a timeout), for a start-up
+ * failure with nothing recorded above. */
+static char ts_kafka_last_other[512];
+
 void ts_kafka_note_error(rd_kafka_resp_err_t err, const char *reason)
 {
     const char *hint;
 
-    if (!ts_kafka_err_is_denied(err))
+    /* A broker that requires a client certificate and gets none fails the
+     * handshake from its side: the client sees a TLS alert on a receive. */
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT && reason && strstr(reason, "SSL routines"))
+        err = RD_KAFKA_RESP_ERR__SSL;
+    if (!ts_kafka_err_is_denied(err)) {
+        if (err && err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && reason) {
+            pthread_mutex_lock(&ts_kafka_problem_lock);
+            snprintf(ts_kafka_last_other, sizeof(ts_kafka_last_other), "%s: %s",
+                     rd_kafka_err2name(err), reason);
+            pthread_mutex_unlock(&ts_kafka_problem_lock);
+        }
         return;
+    }
     hint = ts_kafka_denied_hint(err);
     atomic_fetch_add(&ts_kafka_problem_n, 1);
     pthread_mutex_lock(&ts_kafka_problem_lock);
@@ -94,8 +109,8 @@ void ts_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque
         reason = fatal;
     }
     ts_kafka_note_error(code, reason);
-    ev = ts_log_begin(ts_kafka_err_is_denied(code) ? TS_LOG_ERROR : TS_LOG_WARN, "kafka",
-                      "client error");
+    /* a warning: librdkafka retries; the binary's verdict is the error line */
+    ev = ts_log_begin(TS_LOG_WARN, "kafka", "client error");
     ts_log_cstr(ev, "error", rd_kafka_err2name(code));
     ts_log_cstr(ev, "reason", reason);
     ts_log_cstr(ev, "client", rk ? rd_kafka_name(rk) : "");
@@ -204,10 +219,13 @@ ts_err ts_kafka_wait_connected(rd_kafka_t *rk, int timeout_ms, const char *what,
         return ts_seterr(TS_ERR_DENIED, errstr, errstr_size,
                          "the brokers refused the connection for %s=%d ms: %s", what, timeout_ms,
                          msg);
+    pthread_mutex_lock(&ts_kafka_problem_lock);
+    snprintf(msg, sizeof(msg), "%s", ts_kafka_last_other);
+    pthread_mutex_unlock(&ts_kafka_problem_lock);
     return ts_seterr(TS_ERR_TIMEOUT, errstr, errstr_size,
                      "no broker answered within %s=%d ms (check bootstrap.servers and "
-                     "kafka.security.protocol)",
-                     what, timeout_ms);
+                     "kafka.security.protocol)%s%s",
+                     what, timeout_ms, msg[0] ? ": last error " : "", msg);
 }
 
 const char *ts_kafka_scram_limit(int version, const char *mechanisms)

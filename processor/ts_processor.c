@@ -428,7 +428,12 @@ static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m, char *err
 
     if (m->err) {
         if (ts_kafka_err_is_denied(m->err)) {
-            ts_proc_denied(p, m->err, m->rkt ? rd_kafka_topic_name(m->rkt) : "the consumer group");
+            char what[300];
+            if (m->rkt)
+                snprintf(what, sizeof(what), "topic %s", rd_kafka_topic_name(m->rkt));
+            else
+                snprintf(what, sizeof(what), "group %s", p->cfg->application_id);
+            ts_proc_denied(p, m->err, what);
             return ts_proc_denied_error(p, errstr, errstr_size);
         }
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)

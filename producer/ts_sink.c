@@ -62,8 +62,9 @@ static void ts_sink_error(rd_kafka_t *rk, int err, const char *reason, void *opa
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         atomic_store(&s->stats->kafka_connected, 0);
     ts_kafka_note_error((rd_kafka_resp_err_t)err, reason);
-    ev = ts_log_begin(err == RD_KAFKA_RESP_ERR__FATAL ? TS_LOG_ERROR : TS_LOG_WARN, "kafka",
-                      "producer error");
+    /* a warning: librdkafka retries, and a fatal error ends the run with the
+     * producer's own error line */
+    ev = ts_log_begin(TS_LOG_WARN, "kafka", "producer error");
     ts_log_cstr(ev, "error", rd_kafka_err2name((rd_kafka_resp_err_t)err));
     ts_log_cstr(ev, "reason", reason);
     ts_log_end(ev);
