@@ -6,3 +6,5 @@ if(TARGET tagstream-producer AND TARGET tagstream-processor AND TARGET tagstream
   add_dependencies(test_security tagstream-producer tagstream-processor tagstream-store)
   set_tests_properties(test_security PROPERTIES LABELS security TIMEOUT 900)
 endif()
+
+ts_unit_test(test_kafka_security ts_common)
