@@ -63,7 +63,8 @@ static int ready_cb(void *opaque, ts_buf *detail)
 
     (void)opaque;
     if (!p) {
-        ts_buf_puts(detail, "\"starting\":true");
+        /* not yet in the group: the same answer as before the first assignment */
+        ts_buf_puts(detail, "\"assigned\":false,\"tasks_restoring\":0,\"starting\":true");
         return 0;
     }
     ts_buf_printf(detail, "\"assigned\":%s,\"tasks_restoring\":%d",
