@@ -17,7 +17,9 @@ static pthread_mutex_t ts_kafka_problem_lock = PTHREAD_MUTEX_INITIALIZER;
 static char ts_kafka_problem_msg[768];   /* "" when none */
 static char ts_kafka_problem_code[64];   /* its error name, for the metric label */
 static atomic_ullong ts_kafka_problem_n; /* failures recorded, ever */
-static const char *ts_kafka_mechanisms;  /* sasl.mechanism(s) of the last conf, for hints */
+/* sasl.mechanism(s) of the last conf (the caller's ts_conf outlives the
+ * clients), for the hint of an authentication failure */
+static _Atomic(const char *) ts_kafka_mechanisms;
 
 int ts_kafka_err_is_denied(rd_kafka_resp_err_t err)
 {
@@ -44,7 +46,7 @@ static const char *ts_kafka_denied_hint(rd_kafka_resp_err_t err)
     switch (err) {
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
     case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-        if (ts_kafka_scram_limit(rd_kafka_version(), ts_kafka_mechanisms))
+        if (ts_kafka_scram_limit(rd_kafka_version(), atomic_load(&ts_kafka_mechanisms)))
             return "check kafka.sasl.username and kafka.sasl.password, but this librdkafka "
                    "is refused by Kafka 4.x brokers even with the right password: see the "
                    "warning at start";
@@ -60,7 +62,8 @@ static const char *ts_kafka_denied_hint(rd_kafka_resp_err_t err)
     case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
         return "the principal lacks Write on the transactional id (docs/SECURITY.md)";
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-        return "the principal lacks a cluster ACL such as IdempotentWrite (docs/SECURITY.md)";
+        return "the principal lacks a cluster ACL; an idempotent producer needs Write on a "
+               "topic or IdempotentWrite on the cluster (docs/SECURITY.md)";
     default:
         return NULL;
     }
@@ -250,7 +253,7 @@ int ts_kafka_check_scram(const ts_conf *conf, const char *bootstrap)
         else if (!strcmp(conf->kafka[i].key, "bootstrap.servers"))
             brokers = conf->kafka[i].value;
     }
-    ts_kafka_mechanisms = mech;
+    atomic_store(&ts_kafka_mechanisms, mech);
     if (!ts_kafka_scram_limit(rd_kafka_version(), mech) || atomic_exchange(&warned, 1))
         return 0;
     ev = ts_log_begin(TS_LOG_WARN, "kafka",
