@@ -9,6 +9,7 @@
  */
 #include "proc.h"
 #include "testkit.h"
+#include "ts_fs.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -55,6 +56,11 @@ static void args_free(args *a)
     for (int i = 0; i < a->nown; i++)
         free(a->own[i]);
     memset(a, 0, sizeof(*a));
+}
+
+static void remove_dir(const char *dir)
+{
+    cr_expect_eq(ts_fs_remove_tree(dir, NULL, 0), TS_OK, "cannot remove %s", dir);
 }
 
 static const char *kafka_dir(void)
@@ -348,6 +354,7 @@ static void end_to_end(const char *kind)
     cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "verify failed (log: %s)", p.log);
     args_free(&a);
 
+    remove_dir(state);
     for (size_t i = 0; i < nwant; i++)
         free(want[i]);
     for (size_t i = 0; i < ngot; i++)
@@ -568,6 +575,7 @@ Test(security, untrusted_ca_processor_health_and_metrics_say_why, .timeout = 200
               "/metrics does not say why");
     cr_expect_eq(http_get(port, "/ready", body), 503);
     expect_refused(&p, "processor", "certificate verify failed");
+    remove_dir(state);
     args_free(&a);
     free(body);
 }
@@ -611,6 +619,7 @@ static void processor_without(const char *without, const char *cause)
     args_add(&a, "--startup.timeout.ms=" REFUSE_MS);
     p = tk_proc_start("tagstream-processor", a.v);
     expect_refused(&p, "processor", cause);
+    remove_dir(state);
     args_free(&a);
     free(in);
     free(out);
@@ -691,6 +700,7 @@ Test(security, verify_without_read, .timeout = 300)
     client_args(&a, "client-mtls-verify.properties", "--bootstrap-servers", NULL);
     p = tk_proc_start("tagstream-store", a.v);
     expect_refused(&p, "store", "TOPIC_AUTHORIZATION_FAILED");
+    remove_dir(state);
     args_free(&a);
     free(in);
     free(out);
