@@ -1,6 +1,7 @@
 #include "ts_tag.h"
 #include "ts_utf8.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ enum {
     WB_LS = 1 << 12,        /* \n \f U+2028 U+2029 */
     WB_IGNORE = 1 << 13,    /* Mn, Me, Cf: transparent, never start a segment */
     WB_GAP_AFTER = 1 << 15, /* (segmenter) transparent code points follow */
+    WB_CASED = 1 << 16,     /* cased in Java's sense (ts_java_is_cased) */
 };
 
 static unsigned ts_wb_class(uint32_t cp)
@@ -145,14 +147,36 @@ static int ts_java_is_cased(uint32_t cp)
            (cp >= 0x24b6 && cp <= 0x24e9);
 }
 
+/* ts_wb_class and ts_java_is_cased of every BMP code point, computed once:
+ * one load instead of two property look-ups per code point. */
+static uint32_t ts_bmp_class[0x10000];
+static pthread_once_t ts_bmp_class_once = PTHREAD_ONCE_INIT;
+
+static void ts_bmp_class_init(void)
+{
+    for (uint32_t cp = 0; cp < 0x10000; cp++)
+        ts_bmp_class[cp] = ts_wb_class(cp) | (ts_java_is_cased(cp) ? WB_CASED : 0);
+}
+
+static unsigned ts_cp_class(uint32_t cp)
+{
+    if (cp < 0x10000)
+        return ts_bmp_class[cp];
+    return ts_wb_class(cp) | (ts_java_is_cased(cp) ? WB_CASED : 0);
+}
+
 /*
  * The segmenter works on the code points with the transparent (ignore) ones
  * left out: `cls` holds the classes of those code points, in order.
  */
 struct ts_wb {
-    const unsigned *cls;
-    const size_t *orig; /* index in the full text of each entry */
+    const uint16_t *cls;
+    const uint32_t *orig; /* index in the full text of each entry */
     size_t n;
+    /* Entries at or after `lim` are out of reach of the rule being matched:
+     * a segment never runs past a supplementary code point (see ts_wb_match),
+     * and stopping the scans there keeps segmentation linear. */
+    size_t lim;
 };
 
 /* 1 if the segment holding entry i must end right after it. */
@@ -171,6 +195,13 @@ static int ts_wb_ends_tight(const struct ts_wb *w, size_t i)
 
 static int ts_wb_is(const struct ts_wb *w, size_t i, unsigned bits)
 {
+    return i < w->lim && (w->cls[i] & bits);
+}
+
+/* ts_wb_is for the one entry of look-ahead a mid-word or mid-number rule
+ * needs: it may look past `lim` (the match is cut at `lim` afterwards). */
+static int ts_wb_peek(const struct ts_wb *w, size_t i, unsigned bits)
+{
     return i < w->n && (w->cls[i] & bits);
 }
 
@@ -183,7 +214,8 @@ static size_t ts_wb_word(const struct ts_wb *w, size_t p)
         return p;
     while (ts_wb_is(w, i, WB_LET))
         i++;
-    while (ts_wb_is(w, i, WB_MIDW) && !ts_wb_is(w, i, WB_GAP_AFTER) && ts_wb_is(w, i + 1, WB_LET)) {
+    while (ts_wb_is(w, i, WB_MIDW) && !ts_wb_is(w, i, WB_GAP_AFTER) &&
+           ts_wb_peek(w, i + 1, WB_LET)) {
         i++;
         while (ts_wb_is(w, i, WB_LET))
             i++;
@@ -203,7 +235,7 @@ static size_t ts_wb_number(const struct ts_wb *w, size_t p)
     while (ts_wb_is(w, i, WB_DGT))
         i++;
     while (ts_wb_is(w, i, WB_MIDNUM) && !ts_wb_is(w, i, WB_GAP_AFTER) &&
-           ts_wb_is(w, i + 1, WB_DGT)) {
+           ts_wb_peek(w, i + 1, WB_DGT)) {
         i++;
         while (ts_wb_is(w, i, WB_DGT))
             i++;
@@ -236,7 +268,10 @@ static size_t ts_wb_run(const struct ts_wb *w, size_t p, unsigned bits)
     return p;
 }
 
-/* Length of the longest rule match at p (always >= 1, rule "." matches one). */
+/*
+ * Length of the longest rule match at p (always >= 1, rule "." matches one),
+ * cut at w->lim. The work is proportional to the length returned.
+ */
 static size_t ts_wb_match(const struct ts_wb *w, size_t p)
 {
     size_t best = p + 1, e;
@@ -265,91 +300,121 @@ static size_t ts_wb_match(const struct ts_wb *w, size_t p)
     e = ts_wb_run(w, p, WB_KANJI);
     if (e > best)
         best = e;
-    /* Measured JDK behaviour: a segment ends right after a supplementary code
-     * point (a surrogate pair), unless that code point opens the text. */
-    for (e = p; e < best; e++)
-        if (ts_wb_supp_ends(w, e))
-            return e + 1 - p;
-    return best - p;
+    return (best < w->lim ? best : w->lim) - p;
 }
 
 /*
- * Java's Final_Cased condition for the U+03A3 at code point index `at` of
- * cps[0..n): within the word-break segment containing it, a cased letter
- * comes before it and none after it. Returns -1 if scratch allocation failed.
+ * Java's Final_Cased condition (ConditionalSpecialCasing.isFinalCased) for
+ * every U+03A3 of cps[0..n), in one pass: a capital sigma lower-cases to a
+ * final sigma when, within the word-break segment containing it, a cased
+ * code point comes before it and none after it. Sets fin[i] to 1 for those,
+ * 0 for every other i. Returns TS_ERR_NOMEM if scratch allocation failed.
  */
-static int ts_final_cased(const uint32_t *cps, size_t n, size_t at)
+static ts_err ts_final_sigmas(const uint32_t *cps, size_t n, unsigned char *fin)
 {
-    unsigned *cls;
-    size_t *orig; /* index in cps of each non-ignored code point */
-    size_t k = 0, i, p, s, seg_start = 0, seg_end = n;
+    uint16_t *cls;
+    uint32_t *orig; /* index in cps of each non-ignored code point */
+    size_t k = 0, i, p, s, e, q, j, first, last;
     struct ts_wb w;
-    int final = 0;
 
-    cls = malloc(n * sizeof(*cls));
-    orig = malloc(n * sizeof(*orig));
+    /* The segmenter's classes fit in 16 bits, code point indexes in 32. */
+    if (n > UINT32_MAX)
+        return TS_ERR_NOMEM;
+    cls = malloc((n ? n : 1) * sizeof(*cls));
+    orig = malloc((n ? n : 1) * sizeof(*orig));
     if (!cls || !orig) {
         free(cls);
         free(orig);
-        return -1;
+        return TS_ERR_NOMEM;
     }
+    pthread_once(&ts_bmp_class_once, ts_bmp_class_init);
+    /* fin[i] first says whether code point i is cased. */
     for (i = 0; i < n; i++) {
-        unsigned c = ts_wb_class(cps[i]);
+        unsigned c = ts_cp_class(cps[i]);
+        fin[i] = (c & WB_CASED) != 0;
+        c &= ~(unsigned)WB_CASED;
         /* A transparent code point belongs to the segment before it; at the
          * very start of the text there is none, so it stands on its own. */
         if ((c & WB_IGNORE) && k > 0) {
             cls[k - 1] |= WB_GAP_AFTER;
             continue;
         }
-        cls[k] = c & ~(unsigned)WB_IGNORE;
-        orig[k] = i;
+        cls[k] = (uint16_t)(c & ~(unsigned)WB_IGNORE);
+        orig[k] = (uint32_t)i;
         k++;
     }
     w.cls = cls;
     w.orig = orig;
     w.n = k;
-    /* Segment from the start; find the segment [seg_start, seg_end) holding
-     * `at`. Transparent code points belong to the segment before them, except
-     * where ts_wb_ends_tight says otherwise. */
-    for (p = 0, s = 0; p < k;) {
-        size_t q = p + ts_wb_match(&w, p);
-        size_t e = ts_wb_ends_tight(&w, q - 1) ? orig[q - 1] + 1 : (q < k ? orig[q] : n);
-        if (at >= s && at < e) {
-            seg_start = s;
-            seg_end = e;
-            break;
+    /* Segment from the start. Transparent code points belong to the segment
+     * before them, except where ts_wb_ends_tight says otherwise. j is the
+     * first entry at or after p that ends a segment by itself. */
+    for (p = 0, s = 0, j = 0; p < k; p = q, s = e) {
+        while (j < k && (j < p || !ts_wb_supp_ends(&w, j)))
+            j++;
+        w.lim = j < k ? j + 1 : k;
+        q = p + ts_wb_match(&w, p);
+        e = ts_wb_ends_tight(&w, q - 1) ? orig[q - 1] + 1 : (q < k ? orig[q] : n);
+        /* In [s, e): a sigma is final if the first cased code point comes
+         * before it and it is the last one (a capital sigma is cased). */
+        first = last = e;
+        for (i = s; i < e; i++) {
+            if (fin[i]) {
+                if (first == e)
+                    first = i;
+                last = i;
+            }
         }
-        s = e;
-        p = q;
+        memset(fin + s, 0, e - s);
+        if (first < last && cps[last] == 0x03a3)
+            fin[last] = 1;
     }
-    if (at != seg_start) {
-        for (i = seg_start; i < at; i++)
-            if (ts_java_is_cased(cps[i]))
-                final = 1;
-        for (i = at + 1; final && i < seg_end; i++)
-            if (ts_java_is_cased(cps[i]))
-                final = 0;
-    }
+    /* Transparent code points after the last segment hold no sigma. */
+    memset(fin + s, 0, n - s);
     free(cls);
     free(orig);
-    return final;
+    return TS_OK;
 }
 
-/* Decode all of valid UTF-8 in[0..n) into a fresh array. */
-static uint32_t *ts_decode_all(const char *in, size_t n, size_t *countp)
+/* Decode in[0..n) into a fresh array; TS_ERR_INVALID if it is not valid
+ * UTF-8, TS_ERR_NOMEM. */
+static ts_err ts_decode_all(const char *in, size_t n, uint32_t **cpsp, size_t *countp)
 {
     uint32_t *cps = malloc((n ? n : 1) * sizeof(*cps));
     size_t i = 0, k = 0, l;
 
     if (!cps)
-        return NULL;
+        return TS_ERR_NOMEM;
     while (i < n) {
         l = ts_utf8_decode(in + i, n - i, &cps[k]);
+        if (l == 0) {
+            free(cps);
+            return TS_ERR_INVALID;
+        }
         i += l;
         k++;
     }
+    *cpsp = cps;
     *countp = k;
-    return cps;
+    return TS_OK;
+}
+
+/* Java's lower case of cp into out (up to 4 + 1 bytes); `final` says
+ * whether a U+03A3 here is a final sigma. Returns the bytes written. */
+static size_t ts_tag_lower(uint32_t cp, int final, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)((cp >= 'A' && cp <= 'Z') ? cp + 32 : cp);
+        return 1;
+    }
+    if (cp == 0x0130) {
+        /* LATIN CAPITAL LETTER I WITH DOT ABOVE: "i" + COMBINING DOT ABOVE */
+        out[0] = 'i';
+        return 1 + ts_utf8_encode(0x0307, out + 1);
+    }
+    if (cp == 0x03a3)
+        return ts_utf8_encode(final ? 0x03c2 : 0x03c3, out);
+    return ts_utf8_encode((uint32_t)utf8proc_tolower((utf8proc_int32_t)cp), out);
 }
 
 void ts_tag_trim(const char *p, size_t n, size_t *start, size_t *end)
@@ -366,50 +431,48 @@ void ts_tag_trim(const char *p, size_t n, size_t *start, size_t *end)
 
 ts_err ts_tag_normalize(const char *in, size_t n, char *out, size_t cap, size_t *outlen)
 {
-    uint32_t *cps = NULL, cp, lc;
+    uint32_t *cps = NULL, cp;
+    unsigned char *fin = NULL;
     size_t i = 0, cpi = 0, o = 0, l, ncps = 0, s, e;
-    int fin;
+    ts_err err;
 
     if (cap < ts_tag_normalize_cap(n))
         return TS_ERR_NOMEM;
     while (i < n) {
         l = ts_utf8_decode(in + i, n - i, &cp);
-        if (l == 0) {
-            free(cps);
+        if (l == 0)
             return TS_ERR_INVALID;
-        }
-        if (cp < 0x80) {
-            lc = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-        } else if (cp == 0x0130) {
-            /* LATIN CAPITAL LETTER I WITH DOT ABOVE: "i" + COMBINING DOT ABOVE */
-            out[o++] = 'i';
-            lc = 0x0307;
-        } else if (cp == 0x03a3) {
-            if (!cps) {
-                /* Rare: the context decides, so look at the whole value. */
-                if (!ts_utf8_valid(in, n))
-                    return TS_ERR_INVALID;
-                cps = ts_decode_all(in, n, &ncps);
-                if (!cps)
-                    return TS_ERR_NOMEM;
-            }
-            fin = ts_final_cased(cps, ncps, cpi);
-            if (fin < 0) {
-                free(cps);
-                return TS_ERR_NOMEM;
-            }
-            lc = fin ? 0x03c2 : 0x03c3;
-        } else {
-            lc = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
-        }
-        o += ts_utf8_encode(lc, out + o);
+        if (cp == 0x03a3)
+            break;
+        o += ts_tag_lower(cp, 0, out + o);
         i += l;
         cpi++;
     }
-    free(cps);
+    if (i < n) {
+        /* A capital sigma: its context decides, so decide for every sigma
+         * of the value at once, from one segmentation of the whole value,
+         * and lower-case the rest from the decoded code points. */
+        err = ts_decode_all(in, n, &cps, &ncps);
+        if (err)
+            return err;
+        fin = malloc(ncps);
+        if (!fin) {
+            err = TS_ERR_NOMEM;
+            goto out;
+        }
+        err = ts_final_sigmas(cps, ncps, fin);
+        if (err)
+            goto out;
+        for (; cpi < ncps; cpi++)
+            o += ts_tag_lower(cps[cpi], fin[cpi], out + o);
+    }
     ts_tag_trim(out, o, &s, &e);
     if (s > 0)
         memmove(out, out + s, e - s);
     *outlen = e - s;
-    return TS_OK;
+    err = TS_OK;
+out:
+    free(fin);
+    free(cps);
+    return err;
 }

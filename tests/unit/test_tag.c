@@ -413,3 +413,47 @@ Test(tag, trim_is_java_trim)
     ts_tag_trim("   ", 3, &s, &e);
     cr_expect_eq(e - s, 0);
 }
+
+/*
+ * A value full of capital sigmas: every one of them needs its context.
+ * Normalization decides them all from one segmentation, so a 1 MiB value
+ * takes milliseconds (judging each sigma on its own took time quadratic in
+ * their number: tens of minutes for this test, far past its timeout).
+ */
+Test(tag, megabyte_of_sigmas)
+{
+    size_t n = (size_t)1 << 20, len;
+    char *in = malloc(n), *out = malloc(ts_tag_normalize_cap(n));
+
+    cr_assert(in && out);
+    for (size_t i = 0; i < n; i += 2)
+        memcpy(in + i, "\xce\xa3", 2);
+    cr_assert_eq(ts_tag_normalize(in, n, out, ts_tag_normalize_cap(n), &len), TS_OK);
+    cr_assert_eq(len, n);
+    /* One word: only the last sigma ends it. */
+    for (size_t i = 0; i + 2 < n; i += 2)
+        cr_assert(memcmp(out + i, "\xcf\x83", 2) == 0, "sigma at byte %zu is not final", i);
+    cr_expect(memcmp(out + n - 2, "\xcf\x82", 2) == 0, "the last sigma is final");
+    free(in);
+    free(out);
+}
+
+Test(tag, many_words_with_sigmas)
+{
+    /* "ΑΣ ΣΑ ΑΣΑ " many times: final at the end of a word only. */
+    static const char word_in[] = "\xce\x91\xce\xa3 \xce\xa3\xce\x91 \xce\x91\xce\xa3\xce\x91 ";
+    static const char word_out[] = "\xce\xb1\xcf\x82 \xcf\x83\xce\xb1 \xce\xb1\xcf\x83\xce\xb1 ";
+    size_t w = sizeof(word_in) - 1, reps = 50000, n = w * reps, len;
+    char *in = malloc(n), *out = malloc(ts_tag_normalize_cap(n));
+
+    cr_assert(in && out);
+    cr_assert_eq(sizeof(word_out) - 1, w);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(in + i * w, word_in, w);
+    cr_assert_eq(ts_tag_normalize(in, n, out, ts_tag_normalize_cap(n), &len), TS_OK);
+    cr_assert_eq(len, n - 1, "the trailing space is trimmed");
+    for (size_t i = 0; i + 1 < reps; i++)
+        cr_assert(memcmp(out + i * w, word_out, w) == 0, "words %zu differ", i);
+    free(in);
+    free(out);
+}
