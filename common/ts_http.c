@@ -1,9 +1,13 @@
 #include "ts_http.h"
+#include "ts_clock.h"
 
 #include <microhttpd.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,14 +22,49 @@
 #define TS_HTTP_JSON_TYPE    "application/json"
 #define TS_HTTP_TEXT_TYPE    "text/plain; charset=utf-8"
 
-/* Probes and scrapers are few; a client that sends nothing goes after 30 s. */
-#define TS_HTTP_MAX_CONNECTIONS 32u
-#define TS_HTTP_IDLE_TIMEOUT_S  30u
+/*
+ * Probes and scrapers are few and quick, and every answer closes its
+ * connection, so a connection that is still open is either being answered
+ * (for milliseconds) or waiting for a client that is slow, idle or hostile.
+ * The acceptor (our thread, not libmicrohttpd's) keeps at most
+ * TS_HTTP_MAX_CONNECTIONS open, at most TS_HTTP_MAX_PER_CLIENT from one
+ * address, and none longer than TS_HTTP_REQUEST_TIMEOUT_MS: when a new
+ * connection would pass a limit, an older one is shut down to make room
+ * (ts_http_admit says which). A client with few connections, such as the
+ * health check, is thus served whatever the others do.
+ */
+#define TS_HTTP_MAX_CONNECTIONS    64
+#define TS_HTTP_MAX_PER_CLIENT     8
+#define TS_HTTP_REQUEST_TIMEOUT_MS 5000
+/* Room for connections shut down but not yet closed by libmicrohttpd. */
+#define TS_HTTP_SLOTS (2 * TS_HTTP_MAX_CONNECTIONS)
+/* libmicrohttpd's own inactivity timeout (seconds): a backstop. */
+#define TS_HTTP_IDLE_TIMEOUT_S 5u
+/* How often the acceptor looks for connections past their time. */
+#define TS_HTTP_SWEEP_MS 250
 /* How long ts_http_stop lets answers in flight finish. */
 #define TS_HTTP_DRAIN_MS 2000
 
+/* A connection handed to libmicrohttpd, as the acceptor sees it. */
+struct ts_http_conn {
+    MHD_socket fd; /* MHD_INVALID_SOCKET: a free slot */
+    int shut;      /* shut down to make room or for its time; closing */
+    int64_t since_ms;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+};
+
 struct ts_http {
     struct MHD_Daemon *daemon;
+    int listen_fd;
+    int wake[2]; /* a byte on wake[1] stops the acceptor */
+    pthread_t acceptor;
+    /* conns is shared by the acceptor and libmicrohttpd's thread (which
+     * frees a slot when it closes the connection, before closing the
+     * socket, so a slot's fd is never a reused number). */
+    pthread_mutex_t lock;
+    struct ts_http_conn conns[TS_HTTP_SLOTS];
+    atomic_ulong shed; /* connections shut down to make room or for time */
     ts_metrics *metrics;
     ts_http_check_cb *health;
     ts_http_check_cb *ready;
@@ -222,26 +261,275 @@ fail:
                      "invalid listen address \"%s\" (expected HOST:PORT)", listen);
 }
 
-static struct MHD_Daemon *ts_http_daemon(ts_http *h, unsigned int flags, uint16_t port,
-                                         const struct sockaddr *sa)
+/* 1 if a and b are the same client address (the port aside). */
+static int ts_http_same_client(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-    /* Without an address the option list ends one item early. */
-    return MHD_start_daemon(flags, port, NULL, NULL, ts_http_handle, h, MHD_OPTION_EXTERNAL_LOGGER,
-                            ts_http_log, h, MHD_OPTION_CONNECTION_LIMIT, TS_HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, TS_HTTP_IDLE_TIMEOUT_S,
-                            sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, sa, MHD_OPTION_END);
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                       &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr));
+    if (a->ss_family == AF_INET6)
+        return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+    return 1;
+}
+
+/* Shut a connection down: libmicrohttpd sees the end of its stream and
+ * closes it (and frees the slot). Called with the lock held. */
+static void ts_http_shed(ts_http *h, struct ts_http_conn *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    c->shut = 1;
+    atomic_fetch_add(&h->shed, 1);
+}
+
+/*
+ * Make room for a new connection from addr and take a slot for it; returns
+ * the slot, or NULL when every slot holds a connection still closing. When
+ * addr has TS_HTTP_MAX_PER_CLIENT connections, its oldest goes; else when
+ * TS_HTTP_MAX_CONNECTIONS are open, the oldest of the client holding the
+ * most goes: a client with one connection loses it only when every client
+ * has one. Called with the lock held.
+ */
+static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
+                                          const struct sockaddr_storage *addr, socklen_t addr_len,
+                                          int64_t now)
+{
+    struct ts_http_conn *c, *d, *victim = NULL, *oldest_same = NULL, *free_slot = NULL;
+    int open = 0, same = 0, most = 0, count;
+
+    for (int i = 0; i < TS_HTTP_SLOTS; i++) {
+        c = &h->conns[i];
+        if (c->fd == MHD_INVALID_SOCKET) {
+            if (!free_slot)
+                free_slot = c;
+            continue;
+        }
+        if (c->shut)
+            continue;
+        open++;
+        if (ts_http_same_client(&c->addr, addr)) {
+            same++;
+            if (!oldest_same || c->since_ms < oldest_same->since_ms)
+                oldest_same = c;
+        }
+    }
+    if (!free_slot)
+        return NULL;
+    if (same >= TS_HTTP_MAX_PER_CLIENT) {
+        ts_http_shed(h, oldest_same);
+    } else if (open >= TS_HTTP_MAX_CONNECTIONS) {
+        /* The oldest connection of the client with the most (the slots are
+         * few: counting pairs is cheap). */
+        for (int i = 0; i < TS_HTTP_SLOTS; i++) {
+            c = &h->conns[i];
+            if (c->fd == MHD_INVALID_SOCKET || c->shut)
+                continue;
+            count = 0;
+            for (int k = 0; k < TS_HTTP_SLOTS; k++) {
+                d = &h->conns[k];
+                if (d->fd != MHD_INVALID_SOCKET && !d->shut &&
+                    ts_http_same_client(&c->addr, &d->addr))
+                    count++;
+            }
+            if (count > most || (count == most && c->since_ms < victim->since_ms)) {
+                most = count;
+                victim = c;
+            }
+        }
+        ts_http_shed(h, victim);
+    }
+    free_slot->fd = fd;
+    free_slot->shut = 0;
+    free_slot->since_ms = now;
+    free_slot->addr = *addr;
+    free_slot->addr_len = addr_len;
+    return free_slot;
+}
+
+static void ts_http_release(ts_http *h, MHD_socket fd)
+{
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < TS_HTTP_SLOTS; i++) {
+        if (h->conns[i].fd == fd) {
+            h->conns[i].fd = MHD_INVALID_SOCKET;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* libmicrohttpd's thread: a connection closes (its socket is closed after
+ * this returns). */
+static void ts_http_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe)
+{
+    const union MHD_ConnectionInfo *info;
+
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+        return;
+    info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info)
+        ts_http_release(cls, info->connect_fd);
+}
+
+/* 1 if a slot is free for a new connection. */
+static int ts_http_has_room(ts_http *h)
+{
+    int room = 0;
+
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < TS_HTTP_SLOTS && !room; i++)
+        room = h->conns[i].fd == MHD_INVALID_SOCKET;
+    pthread_mutex_unlock(&h->lock);
+    return room;
+}
+
+/* Shut down the connections open for longer than a request may take. */
+static void ts_http_sweep(ts_http *h, int64_t now)
+{
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < TS_HTTP_SLOTS; i++) {
+        struct ts_http_conn *c = &h->conns[i];
+        if (c->fd != MHD_INVALID_SOCKET && !c->shut &&
+            now - c->since_ms >= TS_HTTP_REQUEST_TIMEOUT_MS)
+            ts_http_shed(h, c);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* The acceptor thread: accepts, makes room, hands connections over. */
+static void *ts_http_accept_loop(void *arg)
+{
+    ts_http *h = arg;
+    struct pollfd pfd[2];
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    struct ts_http_conn *slot;
+    MHD_socket fd;
+    int64_t now;
+    int full;
+
+    for (;;) {
+        /* While every slot holds a connection that is closing, new clients
+         * wait in the listen queue rather than being turned away. */
+        full = !ts_http_has_room(h);
+        pfd[0] = (struct pollfd){.fd = h->listen_fd, .events = full ? 0 : POLLIN};
+        pfd[1] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
+        if (poll(pfd, 2, full ? 5 : TS_HTTP_SWEEP_MS) < 0 && errno != EINTR)
+            break;
+        if (pfd[1].revents)
+            break;
+        now = ts_mono_ms();
+        ts_http_sweep(h, now);
+        if (!(pfd[0].revents & POLLIN))
+            continue;
+        while (ts_http_has_room(h)) {
+            addr_len = sizeof(addr);
+            fd = accept4(h->listen_fd, (struct sockaddr *)&addr, &addr_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                /* EAGAIN: all taken. EMFILE and the like: the sweep and
+                 * the clients' closing free descriptors; try again soon. */
+                break;
+            }
+            pthread_mutex_lock(&h->lock);
+            slot = ts_http_admit(h, fd, &addr, addr_len, now);
+            pthread_mutex_unlock(&h->lock);
+            if (!slot) {
+                close(fd);
+                continue;
+            }
+            /* Without the lock: a failure notifies ts_http_notify. The
+             * socket is closed in any case when this fails. */
+            if (MHD_add_connection(h->daemon, fd, (struct sockaddr *)&addr, addr_len) != MHD_YES)
+                ts_http_release(h, fd);
+        }
+    }
+    return NULL;
+}
+
+/* A listening socket for host (empty: every address) and port. */
+static ts_err ts_http_bind(ts_http *h, const char *listen_addr, const char *host, uint16_t port,
+                           char *errstr, size_t errstr_size)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    int fd = -1, one = 1, zero = 0, rc;
+
+    memset(&ss, 0, sizeof(ss));
+    if (!host[0]) {
+        /* Every address: IPv6 and IPv4 on one socket, or IPv4 alone where
+         * the kernel has no IPv6. */
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            s6->sin6_family = AF_INET6;
+            s6->sin6_addr = in6addr_any;
+            s6->sin6_port = htons(port);
+            ss_len = sizeof(*s6);
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            s4->sin_family = AF_INET;
+            s4->sin_addr.s_addr = htonl(INADDR_ANY);
+            s4->sin_port = htons(port);
+            ss_len = sizeof(*s4);
+        }
+    } else {
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        rc = getaddrinfo(host, NULL, &hints, &res);
+        if (rc)
+            return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot listen on %s: %s",
+                             listen_addr, gai_strerror(rc));
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        ss_len = res->ai_addrlen;
+        freeaddrinfo(res);
+        if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+        else
+            ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && ss.ss_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, ss_len) || listen(fd, SOMAXCONN) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+        goto fail;
+    ss_len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &ss_len))
+        goto fail;
+    h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    h->listen_fd = fd;
+    return TS_OK;
+fail:
+    rc = errno;
+    if (fd >= 0)
+        close(fd);
+    return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot listen on %s: %s", listen_addr,
+                     strerror(rc));
 }
 
 ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb *health,
                        ts_http_check_cb *ready, void *opaque, char *errstr, size_t errstr_size)
 {
-    const unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    const union MHD_DaemonInfo *info;
-    struct addrinfo hints, *res = NULL;
+    /* The acceptor owns the listening socket and hands connections over. */
+    const unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                               MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
     char host[256];
     uint16_t port = 0;
     ts_http *h;
-    int rc;
 
     if (!listen)
         listen = "";
@@ -256,45 +544,48 @@ ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb
     h->health = health;
     h->ready = ready;
     h->opaque = opaque;
+    h->listen_fd = -1;
     atomic_init(&h->capture, 1);
-
-    if (!host[0]) {
-        /* Every address: IPv6 and IPv4 on one socket, or IPv4 alone where
-         * the kernel has no IPv6. */
-        h->daemon = ts_http_daemon(h, flags | MHD_USE_DUAL_STACK, port, NULL);
-        if (!h->daemon) {
-            h->message[0] = '\0';
-            h->daemon = ts_http_daemon(h, flags, port, NULL);
-        }
-    } else {
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE;
-        rc = getaddrinfo(host, NULL, &hints, &res);
-        if (rc) {
-            ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot listen on %s: %s", listen,
-                      gai_strerror(rc));
-            goto fail_free;
-        }
-        if (res->ai_family == AF_INET6)
-            ((struct sockaddr_in6 *)res->ai_addr)->sin6_port = htons(port);
-        else
-            ((struct sockaddr_in *)res->ai_addr)->sin_port = htons(port);
-        h->daemon = ts_http_daemon(h, flags | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0), port,
-                                   res->ai_addr);
-        freeaddrinfo(res);
+    atomic_init(&h->shed, 0);
+    for (int i = 0; i < TS_HTTP_SLOTS; i++)
+        h->conns[i].fd = MHD_INVALID_SOCKET;
+    if (pthread_mutex_init(&h->lock, NULL)) {
+        ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "cannot make a mutex");
+        goto fail_free;
     }
+    if (pipe2(h->wake, O_CLOEXEC)) {
+        ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot make a pipe: %s", strerror(errno));
+        goto fail_mutex;
+    }
+    if (ts_http_bind(h, listen, host, port, errstr, errstr_size))
+        goto fail_pipe;
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, ts_http_handle, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, ts_http_log, h,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)TS_HTTP_SLOTS + 16u,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, TS_HTTP_IDLE_TIMEOUT_S,
+                                 MHD_OPTION_NOTIFY_CONNECTION, ts_http_notify, h, MHD_OPTION_END);
     if (!h->daemon) {
         ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot listen on %s: %s", listen,
                   h->message[0] ? h->message : "cannot start the HTTP server");
-        goto fail_free;
+        goto fail_listen;
     }
     atomic_store(&h->capture, 0);
-    info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : port;
+    if (pthread_create(&h->acceptor, NULL, ts_http_accept_loop, h)) {
+        ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot listen on %s: cannot start a thread",
+                  listen);
+        goto fail_daemon;
+    }
     return h;
 
+fail_daemon:
+    MHD_stop_daemon(h->daemon);
+fail_listen:
+    close(h->listen_fd);
+fail_pipe:
+    close(h->wake[0]);
+    close(h->wake[1]);
+fail_mutex:
+    pthread_mutex_destroy(&h->lock);
 fail_free:
     free(h);
     return NULL;
@@ -305,20 +596,27 @@ int ts_http_port(const ts_http *h)
     return h ? h->port : 0;
 }
 
+unsigned long ts_http_shed_count(ts_http *h)
+{
+    return h ? atomic_load(&h->shed) : 0;
+}
+
 void ts_http_stop(ts_http *h)
 {
     const union MHD_DaemonInfo *info;
     struct timespec pause = {0, 10 * 1000 * 1000};
-    MHD_socket fd;
+    ssize_t w;
 
     if (!h)
         return;
     /* Stop accepting (new clients are refused at once), let the answers
      * being made or sent finish, then stop. Stopping joins the server
      * thread, so no callback runs after this returns. */
-    fd = MHD_quiesce_daemon(h->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    do
+        w = write(h->wake[1], "x", 1);
+    while (w < 0 && errno == EINTR);
+    pthread_join(h->acceptor, NULL);
+    close(h->listen_fd);
     for (int waited = 0; waited < TS_HTTP_DRAIN_MS; waited += 10) {
         info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (!info || !info->num_connections)
@@ -326,5 +624,8 @@ void ts_http_stop(ts_http *h)
         nanosleep(&pause, NULL);
     }
     MHD_stop_daemon(h->daemon);
+    close(h->wake[0]);
+    close(h->wake[1]);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }

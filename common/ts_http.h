@@ -12,6 +12,13 @@
  * ...detail}; the detail comes from the callbacks. Other paths answer 404,
  * other methods 405. Every answer closes its connection.
  *
+ * Hostile or broken clients cannot take the endpoint away from the others:
+ * at most 64 connections are open at once, at most 8 from one address, and
+ * none for longer than 5 s; a new connection that would pass a limit shuts
+ * down an older one: the client's own oldest, or else the oldest of the
+ * client holding the most. A client with one connection (the health check)
+ * is answered unless 64 other addresses each hold a connection.
+ *
  * Thread: the callbacks and the metric rendering run on the HTTP thread, so
  * they may only read state that is safe to read from another thread
  * (atomics, or data under the owner's lock).
@@ -39,6 +46,10 @@ ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb
 
 /* The port actually bound. */
 int ts_http_port(const ts_http *h);
+
+/* How many connections were shut down so far to make room for others or
+ * because they outlived the 5 s a request may take; 0 for NULL. Any thread. */
+unsigned long ts_http_shed_count(ts_http *h);
 
 /*
  * Stop serving and free; NULL ok. New connections are refused at once, the

@@ -3,8 +3,10 @@
  */
 #include "ts_http.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +15,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct response {
     long status;
@@ -437,4 +443,148 @@ Test(http, stop_waits_for_requests_in_flight)
     cr_expect_neq(request(port, "GET", "/health", &r), CURLE_OK);
     ts_buf_free(&r.body);
     ts_metrics_destroy(m);
+}
+
+/* A loopback client connected to port from the source address src
+ * (any of 127.0.0.0/8: one "client" each), or -1. */
+static int flood_connect(int port, const char *src)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+        a.sin_port = htons((uint16_t)port);
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+/* 1 if the server closed fd (end of stream or reset) within wait_ms. */
+static int closed_by_server(int fd, int wait_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char buf[512];
+
+    while (poll(&p, 1, wait_ms) == 1) {
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n <= 0)
+            return n == 0 || errno != EAGAIN;
+    }
+    return 0;
+}
+
+/*
+ * Hundreds of connections that send nothing, and hundreds that send half a
+ * request, from eleven addresses: /health still answers, every time. (With
+ * one pool of 32 connections and a 30 s idle timeout, 32 such connections
+ * kept the health check out.)
+ */
+Test(http, health_answers_under_a_connection_flood)
+{
+    enum {
+        IDLE = 300,
+        SLOW = 200
+    };
+    static int fds[IDLE + SLOW];
+    static const char half[] = "GET /health HTTP/1.1\r\nHost: x\r\n";
+    char err[256] = "", src[32];
+    struct state s;
+    ts_http *h;
+    response r;
+    int port;
+
+    atomic_init(&s.alive, 1);
+    atomic_init(&s.ready, 1);
+    atomic_init(&s.restoring, 0);
+    h = ts_http_start("127.0.0.1:0", NULL, check_health, check_ready, &s, err, sizeof(err));
+    cr_assert_not_null(h, "%s", err);
+    port = ts_http_port(h);
+    /* Idle ones from the health check's own address, slow ones from ten
+     * others. */
+    for (int i = 0; i < IDLE + SLOW; i++) {
+        snprintf(src, sizeof(src), "127.0.0.%d", i < IDLE ? 1 : 2 + i % 10);
+        fds[i] = flood_connect(port, src);
+        cr_assert_geq(fds[i], 0, "connection %d: %s", i, strerror(errno));
+        if (i >= IDLE)
+            cr_assert_eq(send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL),
+                         (ssize_t)sizeof(half) - 1);
+    }
+    for (int round = 0; round < 5; round++) {
+        get_ok(port, "GET", "/health", &r);
+        cr_expect_eq(r.status, 200, "round %d", round);
+        ts_buf_free(&r.body);
+        /* More of the flood between the checks. */
+        for (int i = 0; i < 50; i++) {
+            close(fds[i]);
+            fds[i] = flood_connect(port, "127.0.0.1");
+            cr_assert_geq(fds[i], 0);
+        }
+    }
+    /* At most 64 stay open: the others were shut down to make room. */
+    cr_expect_geq(ts_http_shed_count(h), (unsigned long)(IDLE + SLOW - 64));
+    for (int i = 0; i < IDLE + SLOW; i++)
+        close(fds[i]);
+    ts_http_stop(h);
+}
+
+/* One address gets 8 connections: its ninth shuts down its oldest, and
+ * other clients keep theirs. */
+Test(http, one_client_gets_eight_connections)
+{
+    enum {
+        N = 20
+    };
+    int fds[N], other;
+    char err[256] = "";
+    ts_http *h = ts_http_start("127.0.0.1:0", NULL, NULL, NULL, NULL, err, sizeof(err));
+
+    cr_assert_not_null(h, "%s", err);
+    other = flood_connect(ts_http_port(h), "127.0.0.2");
+    cr_assert_geq(other, 0);
+    for (int i = 0; i < N; i++) {
+        fds[i] = flood_connect(ts_http_port(h), "127.0.0.3");
+        cr_assert_geq(fds[i], 0);
+    }
+    /* The 12 oldest are shut down at once (long before the 5 s a request
+     * may take, which would close them anyway). */
+    for (int i = 0; i < N - 8; i++)
+        cr_expect(closed_by_server(fds[i], 2000), "connection %d is still open", i);
+    cr_expect_not(closed_by_server(other, 0), "another client's connection was shut down");
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    close(other);
+    ts_http_stop(h);
+}
+
+/* A client that sends a byte now and then never completes its request:
+ * the server closes it after the 5 s a request may take. */
+Test(http, incomplete_request_is_cut_off)
+{
+    char err[256] = "";
+    ts_http *h = ts_http_start("127.0.0.1:0", NULL, NULL, NULL, NULL, err, sizeof(err));
+    static const char trickle[] = "GET /health HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int fd, closed = 0;
+
+    cr_assert_not_null(h, "%s", err);
+    fd = flood_connect(ts_http_port(h), "127.0.0.1");
+    cr_assert_geq(fd, 0);
+    /* One byte every 250 ms, for at most 30 s. */
+    for (int i = 0; i < 120 && !closed; i++) {
+        if (send(fd, trickle + i % (sizeof(trickle) - 1), 1, MSG_NOSIGNAL) != 1)
+            closed = 1;
+        else
+            closed = closed_by_server(fd, 250);
+    }
+    cr_expect(closed, "a request that never completes kept its connection for 30 s");
+    cr_expect_geq(ts_http_shed_count(h), 1ul);
+    close(fd);
+    ts_http_stop(h);
 }
