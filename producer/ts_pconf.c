@@ -62,6 +62,11 @@ const ts_conf_prop ts_pconf_props[] = {
     {"reconnect.ratelimit.max.ms", TS_CONF_INT, F(rate_max_ms), "960000", 0, DAY_MS, NULL,
      "HTTP 429: the longest wait.", 0},
 
+    {"allow.insecure.http", TS_CONF_BOOL, F(allow_http), "false", 0, 0, NULL,
+     "Accept http:// base URLs for the streaming APIs, whose tokens then cross the network in "
+     "clear text (for a local test server only).",
+     0},
+
     {"x.base.url", TS_CONF_STRING, F(x_base_url), "https://api.x.com", 0, 0, NULL,
      "Base URL of the X API.", 0},
     {"x.stream", TS_CONF_ENUM, F(x_stream), "sample", 0, 0, "sample|filter",
@@ -204,9 +209,20 @@ static ts_err ts_pconf_token(const char *file, const char *env, char **out, char
     return TS_OK;
 }
 
-static int ts_pconf_url_ok(const char *u)
+/* A streaming API's base URL: https://, or http:// where allowed. */
+static ts_err ts_pconf_check_url(const ts_pconf *c, const char *key, const char *u, char *errstr,
+                                 size_t errstr_size)
 {
-    return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) && !strpbrk(u, " \t\r\n");
+    if (!u || !(!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) || strpbrk(u, " \t\r\n"))
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "%s: \"%s\" is not an http(s) URL",
+                         key, u ? u : "");
+    if (!strncmp(u, "http://", 7) && !c->allow_http)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "%s: \"%s\" is not encrypted, the token would cross the network in "
+                         "clear text; use https://, or set allow.insecure.http=true for a local "
+                         "test server",
+                         key, u);
+    return TS_OK;
 }
 
 /* One ws[s]://host[:port][/path] URL, n bytes. */
@@ -287,10 +303,9 @@ ts_err ts_pconf_finish(ts_pconf *c, char **envp, char *errstr, size_t errstr_siz
 
     switch (c->source) {
     case TS_SOURCE_X:
-        if (!ts_pconf_url_ok(c->x_base_url))
-            return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
-                             "x.base.url: \"%s\" is not an http(s) URL",
-                             c->x_base_url ? c->x_base_url : "");
+        err = ts_pconf_check_url(c, "x.base.url", c->x_base_url, errstr, errstr_size);
+        if (err)
+            return err;
         if (c->x_rules && *c->x_rules && c->x_stream != TS_X_FILTER)
             return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                              "x.rules: rules apply to the filtered stream (x.stream=filter)");
@@ -303,10 +318,9 @@ ts_err ts_pconf_finish(ts_pconf *c, char **envp, char *errstr, size_t errstr_siz
                              "source x needs a bearer token: set BEARER_TOKEN or x.token.file");
         break;
     case TS_SOURCE_MASTODON:
-        if (!ts_pconf_url_ok(c->masto_base_url))
-            return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
-                             "mastodon.base.url: \"%s\" is not an http(s) URL",
-                             c->masto_base_url ? c->masto_base_url : "");
+        err = ts_pconf_check_url(c, "mastodon.base.url", c->masto_base_url, errstr, errstr_size);
+        if (err)
+            return err;
         if (c->masto_stream == TS_MASTO_HASHTAG && (!c->masto_tag || !*c->masto_tag))
             return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                              "mastodon.stream=hashtag needs mastodon.tag");

@@ -57,6 +57,7 @@ typedef struct ts_pconf {
     int64_t net_step_ms, net_max_ms;
     int64_t http_initial_ms, http_max_ms;
     int64_t rate_initial_ms, rate_max_ms;
+    int allow_http; /* allow.insecure.http: http:// base URLs accepted */
 
     char *x_base_url;
     int x_stream;

@@ -128,16 +128,22 @@ static int ts_stream_header_is(const char *p, size_t n, const char *name, size_t
     return 1;
 }
 
-/* A rate-limit reset: epoch seconds (X), an ISO time (Mastodon). */
+/* Larger numbers of seconds (epoch seconds or a Retry-After delay) count
+ * as this many, some 30,000 years: the wait is capped by the reconnect
+ * settings anyway, and the sums with the clock stay far from overflow. */
+#define TS_STREAM_RESET_MAX_S 1000000000000LL
+
+/* A rate-limit reset: epoch seconds (X), seconds (Retry-After), an ISO time
+ * (Mastodon); 0 if unreadable. */
 static int64_t ts_stream_parse_reset(const char *v, size_t n)
 {
     int64_t ms, secs = 0;
     size_t i;
 
-    for (i = 0; i < n && v[i] >= '0' && v[i] <= '9' && secs < INT64_MAX / 10000; i++)
-        secs = secs * 10 + (v[i] - '0');
+    for (i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        secs = secs >= TS_STREAM_RESET_MAX_S ? TS_STREAM_RESET_MAX_S : secs * 10 + (v[i] - '0');
     if (i == n && n > 0)
-        return secs * 1000;
+        return (secs < TS_STREAM_RESET_MAX_S ? secs : TS_STREAM_RESET_MAX_S) * 1000;
     if (ts_time_parse_iso(v, n, TS_TIME_FULL, &ms) == TS_OK)
         return ms;
     return 0;

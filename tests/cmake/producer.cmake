@@ -23,6 +23,9 @@ if(NOT TS_WS_PYTHON)
   find_program(TS_WS_PYTHON python3)
 endif()
 
+# ts_stream against the fake server on loopback: no broker, so label unit.
+ts_unit_test(test_producer_stream ts_producer ts_fakehttp)
+
 foreach(t x mastodon run bluesky)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_producer_${t}.c)
     ts_integration_test(test_producer_${t} ts_fakehttp ts_producer)

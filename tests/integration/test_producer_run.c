@@ -287,6 +287,7 @@ Test(producer_run, not_ready_while_the_source_is_unreachable, .timeout = 60)
                           "--http.listen=127.0.0.1:0",
                           "--source=x",
                           "--stall.timeout.ms=500",
+                          "--allow.insecure.http=true",
                           url,
                           NULL};
     const char *const env[] = {"BEARER_TOKEN=t", NULL};

@@ -472,6 +472,7 @@ const char *const *fh_producer_args(const char *source, const char *base_key, co
     argv[n++] = "--topic";
     argv[n++] = top;
     argv[n++] = "--http.listen=127.0.0.1:0";
+    argv[n++] = "--allow.insecure.http=true"; /* the fake servers speak plain HTTP */
     for (size_t i = 0; opts && opts[i]; i++) {
         cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 3, "too many producer options");
         argv[n++] = opts[i];

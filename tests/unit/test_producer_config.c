@@ -125,6 +125,7 @@ Test(producer_config, x_needs_a_token)
     cr_expect_eq(ts_pconf_finish(&pc, with, err, sizeof(err)), TS_ERR_INVALID);
     cr_expect(strstr(err, "x.base.url") != NULL, "%s", err);
     cr_assert_eq(set("x.base.url", "http://127.0.0.1:1"), TS_OK);
+    cr_assert_eq(set("allow.insecure.http", "true"), TS_OK);
 
     cr_assert_eq(set("x.rules", "#kafka;#aws"), TS_OK);
     cr_expect_eq(ts_pconf_finish(&pc, with, err, sizeof(err)), TS_ERR_INVALID,
@@ -230,4 +231,34 @@ Test(producer_config, environment_and_backoff)
     ts_pconf_backoff(&pc, &bc);
     cr_expect_eq(bc.network_step_ms, 250);
     cr_expect_eq(bc.ratelimit_max_ms, 960000);
+}
+
+/* A token must not cross the network in clear text by accident: http://
+ * base URLs only with allow.insecure.http, and the error says so. */
+Test(producer_config, plain_http_urls_need_a_setting)
+{
+    char *envp[] = {"BEARER_TOKEN=t", "MASTODON_TOKEN=t", NULL};
+    static const char *const sources[][2] = {{"x", "x.base.url"},
+                                             {"mastodon", "mastodon.base.url"}};
+
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(set("source", sources[i][0]), TS_OK);
+        cr_assert_eq(set("allow.insecure.http", "false"), TS_OK);
+        cr_assert_eq(set(sources[i][1], "http://stream.example.org"), TS_OK);
+        cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_ERR_INVALID, "%s",
+                     sources[i][0]);
+        cr_expect(strstr(err, sources[i][1]) && strstr(err, "clear text") &&
+                      strstr(err, "allow.insecure.http"),
+                  "%s", err);
+        /* HTTPS needs nothing; upper case is still plain HTTP. */
+        cr_assert_eq(set(sources[i][1], "https://stream.example.org"), TS_OK);
+        cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_OK, "%s", err);
+        cr_assert_eq(set(sources[i][1], "HTTP://stream.example.org"), TS_OK);
+        cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_ERR_INVALID, "%s",
+                     sources[i][0]);
+        cr_assert_eq(set(sources[i][1], "http://127.0.0.1:1"), TS_OK);
+        cr_assert_eq(set("allow.insecure.http", "true"), TS_OK);
+        cr_expect_eq(ts_pconf_finish(&pc, envp, err, sizeof(err)), TS_OK, "%s", err);
+        ts_pconf_clear(&pc);
+    }
 }
