@@ -45,6 +45,7 @@ RUNTIME_EXTRAS = {
 # -dev packages of infra/setup that the image does not build with.
 BUILD_EXCEPTIONS = {
     "libcriterion-dev": "tests only; the image builds with BUILD_TESTING=OFF",
+    "libclang-rt-14-dev": "fuzzing only (tests/fuzz, built with clang); the image builds with gcc",
 }
 # Build tools: the Dockerfile's build stage must install these from the
 # infra/setup list.
