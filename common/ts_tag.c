@@ -32,6 +32,7 @@ enum {
     WB_IGNORE = 1 << 13,    /* Mn, Me, Cf: transparent, never start a segment */
     WB_GAP_AFTER = 1 << 15, /* (segmenter) transparent code points follow */
     WB_CASED = 1 << 16,     /* cased in Java's sense (ts_java_is_cased) */
+    WB_FORMAT = 1 << 17,    /* Cf: transparent, and no gap after mid-word punctuation */
 };
 
 static unsigned ts_wb_class(uint32_t cp)
@@ -74,9 +75,11 @@ static unsigned ts_wb_class(uint32_t cp)
         break;
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_ME:
+        c |= WB_IGNORE;
+        break;
     case UTF8PROC_CATEGORY_CF:
         if (cp != 0x00ad)
-            c |= WB_IGNORE;
+            c |= WB_IGNORE | WB_FORMAT;
         break;
     default:
         break;
@@ -279,7 +282,9 @@ static size_t ts_wb_match(const struct ts_wb *w, size_t p)
     e = ts_wb_numbers_words(w, ts_wb_word(w, p));
     if (e > best)
         best = e;
-    if (ts_wb_is(w, p, WB_PRENUM)) {
+    /* Marks after a pre-number sign keep it from joining the number, as
+     * after mid-word punctuation (measured). */
+    if (ts_wb_is(w, p, WB_PRENUM) && !ts_wb_is(w, p, WB_GAP_AFTER)) {
         e = ts_wb_numbers_words(w, p + 1);
         if (e > best)
             best = e;
@@ -316,6 +321,7 @@ static ts_err ts_final_sigmas(const uint32_t *cps, size_t n, unsigned char *fin)
     uint32_t *orig; /* index in cps of each non-ignored code point */
     size_t k = 0, i, p, s, e, q, j, first, last;
     struct ts_wb w;
+    int tight;
 
     /* The segmenter's classes fit in 16 bits, code point indexes in 32. */
     if (n > UINT32_MAX)
@@ -332,13 +338,31 @@ static ts_err ts_final_sigmas(const uint32_t *cps, size_t n, unsigned char *fin)
     for (i = 0; i < n; i++) {
         unsigned c = ts_cp_class(cps[i]);
         fin[i] = (c & WB_CASED) != 0;
-        c &= ~(unsigned)WB_CASED;
-        /* A transparent code point belongs to the segment before it; at the
-         * very start of the text there is none, so it stands on its own. */
         if ((c & WB_IGNORE) && k > 0) {
-            cls[k - 1] |= WB_GAP_AFTER;
+            if (!(c & WB_FORMAT) &&
+                ((cls[k - 1] & WB_DANDA) || ((cls[k - 1] & WB_SUPP) && orig[k - 1] > 0) ||
+                 ((cls[k - 1] & WB_POSTNUM) && k > 1 && (cls[k - 2] & WB_DGT)))) {
+                /* After a code point that ends its segment right away (a
+                 * danda, a supplementary code point, a number's post-number
+                 * sign), a mark starts the next segment in that code
+                 * point's class (measured; a supplementary code point's
+                 * class without its surrogate pair). A format character
+                 * stays transparent. */
+                cls[k] = (uint16_t)(cls[k - 1] & ~(unsigned)(WB_SUPP | WB_GAP_AFTER));
+                orig[k] = (uint32_t)i;
+                k++;
+                continue;
+            }
+            /* Otherwise it belongs to the segment before it. Marks (not
+             * format characters) after mid-word or mid-number punctuation
+             * keep it from joining two runs. */
+            if (!(c & WB_FORMAT))
+                cls[k - 1] |= WB_GAP_AFTER;
             continue;
         }
+        /* At the very start of the text there is no segment before: a
+         * transparent code point stands on its own. */
+        c &= ~(unsigned)(WB_CASED | WB_FORMAT);
         cls[k] = (uint16_t)(c & ~(unsigned)WB_IGNORE);
         orig[k] = (uint32_t)i;
         k++;
@@ -354,7 +378,10 @@ static ts_err ts_final_sigmas(const uint32_t *cps, size_t n, unsigned char *fin)
             j++;
         w.lim = j < k ? j + 1 : k;
         q = p + ts_wb_match(&w, p);
-        e = ts_wb_ends_tight(&w, q - 1) ? orig[q - 1] + 1 : (q < k ? orig[q] : n);
+        /* A number's post-number sign also ends its segment tight. */
+        tight = ts_wb_ends_tight(&w, q - 1) ||
+                (q - 1 > p && (cls[q - 1] & WB_POSTNUM) && (cls[q - 2] & WB_DGT));
+        e = tight ? orig[q - 1] + 1 : (q < k ? orig[q] : n);
         /* In [s, e): a sigma is final if the first cased code point comes
          * before it and it is the last one (a capital sigma is cased). */
         first = last = e;

@@ -1,12 +1,8 @@
 /*
  * Reads the lines JavaNormalize prints and checks that ts_tag_normalize and
  * ts_utf16_length agree with Java. Prints each disagreement and a summary;
- * exits 1 if more values differ than `--max-differ N` allows (default 0).
- *
- * The allowance exists for one documented gap (docs/DESIGN.md, "Hashtag
- * normalization"): the JDK's legacy word segmenter mishandles surrogate pairs
- * next to combining marks, and tagstream does not copy every quirk of that;
- * it only changes whether a capital sigma lower-cases to a final sigma.
+ * exits 1 if more values differ than `--max-differ N` allows (default 0:
+ * the tests allow none).
  */
 #include "ts_tag.h"
 #include "ts_utf8.h"
