@@ -49,6 +49,7 @@
 struct ts_http_conn {
     MHD_socket fd; /* MHD_INVALID_SOCKET: a free slot */
     int shut;      /* shut down to make room or for its time; closing */
+    uint64_t seq;  /* order of arrival (timestamps of one batch are equal) */
     int64_t since_ms;
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -65,6 +66,7 @@ struct ts_http {
     pthread_mutex_t lock;
     struct ts_http_conn conns[TS_HTTP_SLOTS];
     atomic_ulong shed; /* connections shut down to make room or for time */
+    uint64_t next_seq; /* under lock */
     ts_metrics *metrics;
     ts_http_check_cb *health;
     ts_http_check_cb *ready;
@@ -72,7 +74,7 @@ struct ts_http {
     int port;
     /* While starting, libmicrohttpd's first message is kept for errstr;
      * afterwards its messages are dropped (the logs are JSON on stdout, and
-     * the library's text is only useful to explain a failed bind). */
+     * the library's text is only useful to explain a failed start). */
     atomic_int capture;
     char message[256];
 };
@@ -311,7 +313,7 @@ static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
         open++;
         if (ts_http_same_client(&c->addr, addr)) {
             same++;
-            if (!oldest_same || c->since_ms < oldest_same->since_ms)
+            if (!oldest_same || c->seq < oldest_same->seq)
                 oldest_same = c;
         }
     }
@@ -333,7 +335,7 @@ static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
                     ts_http_same_client(&c->addr, &d->addr))
                     count++;
             }
-            if (count > most || (count == most && c->since_ms < victim->since_ms)) {
+            if (count > most || (count == most && c->seq < victim->seq)) {
                 most = count;
                 victim = c;
             }
@@ -342,6 +344,7 @@ static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
     }
     free_slot->fd = fd;
     free_slot->shut = 0;
+    free_slot->seq = h->next_seq++;
     free_slot->since_ms = now;
     free_slot->addr = *addr;
     free_slot->addr_len = addr_len;
