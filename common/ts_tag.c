@@ -35,9 +35,8 @@ enum {
     WB_FORMAT = 1 << 17,    /* Cf: transparent, and no gap after mid-word punctuation */
 };
 
-static unsigned ts_wb_class(uint32_t cp)
+static unsigned ts_wb_class(uint32_t cp, utf8proc_category_t cat)
 {
-    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
     unsigned c = 0;
 
     if (cp > 0xffff)
@@ -138,10 +137,8 @@ static unsigned ts_wb_class(uint32_t cp)
 
 /* Java's ConditionalSpecialCasing.isCased: Lu, Ll, Lt and the Other_Lowercase /
  * Other_Uppercase ranges Java lists by hand. */
-static int ts_java_is_cased(uint32_t cp)
+static int ts_java_is_cased(uint32_t cp, utf8proc_category_t cat)
 {
-    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
-
     if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT)
         return 1;
     return (cp >= 0x02b0 && cp <= 0x02b8) || (cp >= 0x02c0 && cp <= 0x02c1) ||
@@ -155,17 +152,25 @@ static int ts_java_is_cased(uint32_t cp)
 static uint32_t ts_bmp_class[0x10000];
 static pthread_once_t ts_bmp_class_once = PTHREAD_ONCE_INIT;
 
+/* ts_wb_class and ts_java_is_cased from one property look-up. */
+static unsigned ts_cp_class_of(uint32_t cp)
+{
+    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+
+    return ts_wb_class(cp, cat) | (ts_java_is_cased(cp, cat) ? WB_CASED : 0);
+}
+
 static void ts_bmp_class_init(void)
 {
     for (uint32_t cp = 0; cp < 0x10000; cp++)
-        ts_bmp_class[cp] = ts_wb_class(cp) | (ts_java_is_cased(cp) ? WB_CASED : 0);
+        ts_bmp_class[cp] = ts_cp_class_of(cp);
 }
 
 static unsigned ts_cp_class(uint32_t cp)
 {
     if (cp < 0x10000)
         return ts_bmp_class[cp];
-    return ts_wb_class(cp) | (ts_java_is_cased(cp) ? WB_CASED : 0);
+    return ts_cp_class_of(cp);
 }
 
 /*
