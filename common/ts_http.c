@@ -36,19 +36,27 @@
 #define TS_HTTP_MAX_CONNECTIONS    64
 #define TS_HTTP_MAX_PER_CLIENT     8
 #define TS_HTTP_REQUEST_TIMEOUT_MS 5000
-/* Room for connections shut down but not yet closed by libmicrohttpd. */
-#define TS_HTTP_SLOTS (2 * TS_HTTP_MAX_CONNECTIONS)
+/* Room for connections shut down but not yet closed by libmicrohttpd, and
+ * for the event streams, which count apart (see ts_http_conn_is_stream). */
+#define TS_HTTP_SLOTS (2 * TS_HTTP_MAX_CONNECTIONS + TS_HTTP_MAX_STREAMS)
 /* libmicrohttpd's own inactivity timeout (seconds): a backstop. */
 #define TS_HTTP_IDLE_TIMEOUT_S 5u
 /* How often the acceptor looks for connections past their time. */
 #define TS_HTTP_SWEEP_MS 250
 /* How long ts_http_stop lets answers in flight finish. */
 #define TS_HTTP_DRAIN_MS 2000
+/* An event stream that sent nothing for this long sends a comment line,
+ * well inside the idle timeout (and inside proxies' usual 60 s). */
+#define TS_HTTP_KEEPALIVE_MS 15000
+#define TS_HTTP_STREAM_TYPE  "text/event-stream; charset=utf-8"
+
+typedef struct ts_http_stream ts_http_stream;
 
 /* A connection handed to libmicrohttpd, as the acceptor sees it. */
 struct ts_http_conn {
     MHD_socket fd; /* MHD_INVALID_SOCKET: a free slot */
     int shut;      /* shut down to make room or for its time; closing */
+    int stream;    /* an event stream: outside the limits and the time above */
     uint64_t seq;  /* order of arrival (timestamps of one batch are equal) */
     int64_t since_ms;
     struct sockaddr_storage addr;
@@ -71,7 +79,16 @@ struct ts_http {
     ts_http_check_cb *health;
     ts_http_check_cb *ready;
     void *opaque;
+    const ts_http_route *routes;
     int port;
+    /* Event streams: the list, the wake-up generation and the stop flag,
+     * under `stream_lock`. Streams are only touched by the HTTP thread, except
+     * that ts_http_stream_notify resumes the suspended ones. */
+    pthread_mutex_t stream_lock;
+    ts_http_stream *streams;
+    atomic_int nstreams; /* written under lock, read without */
+    uint64_t wake_gen;
+    int stopping;
     /* While starting, libmicrohttpd's first message is kept for errstr;
      * afterwards its messages are dropped (the logs are JSON on stdout, and
      * the library's text is only useful to explain a failed start). */
@@ -184,6 +201,226 @@ static enum MHD_Result ts_http_metrics(struct MHD_Connection *conn, ts_http *h)
     return ts_http_reply_buf(conn, MHD_HTTP_OK, TS_HTTP_METRICS_TYPE, &body);
 }
 
+/* ---- event streams ---- */
+
+struct ts_http_stream {
+    ts_http *h;
+    const ts_http_route *route;
+    struct MHD_Connection *conn;
+    ts_http_stream *next, *prev;
+    uint64_t cursor;
+    ts_buf pending; /* rendered, not yet handed to the connection */
+    size_t sent;    /* bytes of pending already handed over */
+    int64_t last_ms;
+    int suspended; /* suspended by the reader, not yet resumed */
+};
+
+/*
+ * The content reader of an event stream (HTTP thread). Hands over what is
+ * pending; when nothing is, asks the route for news, and when there is none
+ * either, suspends the connection until ts_http_stream_notify resumes it (returning
+ * 0 without suspending would make libmicrohttpd spin).
+ */
+static ssize_t ts_http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ts_http_stream *s = cls;
+    ts_http *h = s->h;
+    uint64_t gen;
+    size_t n;
+    int stopping;
+
+    (void)pos;
+    if (s->sent == s->pending.len) {
+        ts_buf_reset(&s->pending);
+        s->sent = 0;
+        pthread_mutex_lock(&h->stream_lock);
+        gen = h->wake_gen;
+        stopping = h->stopping;
+        pthread_mutex_unlock(&h->stream_lock);
+        if (stopping)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        s->route->stream(s->route->opaque, &s->cursor, &s->pending);
+        if (!s->pending.len && ts_mono_ms() - s->last_ms >= TS_HTTP_KEEPALIVE_MS)
+            ts_buf_puts(&s->pending, ":\n\n");
+        if (ts_buf_status(&s->pending) != TS_OK)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (!s->pending.len) {
+            pthread_mutex_lock(&h->stream_lock);
+            /* A notify since `gen` was read: look again instead. */
+            if (h->wake_gen == gen && !h->stopping) {
+                s->suspended = 1;
+                MHD_suspend_connection(s->conn);
+            }
+            pthread_mutex_unlock(&h->stream_lock);
+            return 0;
+        }
+    }
+    n = s->pending.len - s->sent;
+    if (n > max)
+        n = max;
+    memcpy(buf, s->pending.data + s->sent, n);
+    s->sent += n;
+    s->last_ms = ts_mono_ms();
+    return (ssize_t)n;
+}
+
+/* The response is gone (the connection closed): forget the stream. */
+static void ts_http_stream_free(void *cls)
+{
+    ts_http_stream *s = cls;
+    ts_http *h = s->h;
+
+    pthread_mutex_lock(&h->stream_lock);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    atomic_fetch_sub(&h->nstreams, 1);
+    pthread_mutex_unlock(&h->stream_lock);
+    ts_buf_free(&s->pending);
+    free(s);
+}
+
+/*
+ * An event stream stays open for as long as its client follows it: take its
+ * connection out of the acceptor's limits and request time. Streams are
+ * bounded by TS_HTTP_MAX_STREAMS instead, and the page falls back to
+ * polling when refused, so they cannot crowd out the health check.
+ */
+static void ts_http_conn_is_stream(ts_http *h, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    if (!info)
+        return;
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < TS_HTTP_SLOTS; i++)
+        if (h->conns[i].fd == info->connect_fd)
+            h->conns[i].stream = 1;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static enum MHD_Result ts_http_stream_open(struct MHD_Connection *conn, ts_http *h,
+                                           const ts_http_route *route)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    ts_http_stream *s;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return MHD_NO;
+    s->h = h;
+    s->route = route;
+    s->conn = conn;
+    s->last_ms = ts_mono_ms();
+    ts_buf_init(&s->pending, 0);
+    pthread_mutex_lock(&h->stream_lock);
+    if (atomic_load(&h->nstreams) >= TS_HTTP_MAX_STREAMS || h->stopping) {
+        pthread_mutex_unlock(&h->stream_lock);
+        free(s);
+        return ts_http_reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many event streams\n");
+    }
+    s->next = h->streams;
+    if (h->streams)
+        h->streams->prev = s;
+    h->streams = s;
+    atomic_fetch_add(&h->nstreams, 1);
+    pthread_mutex_unlock(&h->stream_lock);
+    ts_http_conn_is_stream(h, conn);
+    /* From here the free callback owns s, even when creating fails. */
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ts_http_stream_read, s,
+                                             ts_http_stream_free);
+    if (!resp) {
+        ts_http_stream_free(s);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, TS_HTTP_STREAM_TYPE) !=
+            MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Resume the suspended streams (outside the lock: libmicrohttpd takes its
+ * own lock in resume, and may hold it while a stream is freed). A
+ * suspended connection cannot close, so the pointers stay valid. */
+static void ts_http_wake(ts_http *h, int stop)
+{
+    struct MHD_Connection *conns[TS_HTTP_MAX_STREAMS];
+    int n = 0;
+
+    pthread_mutex_lock(&h->stream_lock);
+    h->wake_gen++;
+    if (stop)
+        h->stopping = 1;
+    for (ts_http_stream *s = h->streams; s; s = s->next) {
+        if (s->suspended && n < TS_HTTP_MAX_STREAMS) {
+            s->suspended = 0;
+            conns[n++] = s->conn;
+        }
+    }
+    pthread_mutex_unlock(&h->stream_lock);
+    for (int i = 0; i < n; i++)
+        MHD_resume_connection(conns[i]);
+}
+
+void ts_http_stream_notify(ts_http *h)
+{
+    if (h)
+        ts_http_wake(h, 0);
+}
+
+int ts_http_stream_count(const ts_http *h)
+{
+    return h ? atomic_load(&h->nstreams) : 0;
+}
+
+static enum MHD_Result ts_http_page(struct MHD_Connection *conn, const ts_http_route *route,
+                                    const char *url)
+{
+    ts_http_answer a = {0};
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *body;
+    size_t len;
+
+    ts_buf_init(&a.body, 0);
+    /* Allocate even when empty: the response needs a buffer to own. */
+    ts_buf_append(&a.body, "", 0);
+    route->page(route->opaque, url, &a);
+    if (ts_buf_status(&a.body) != TS_OK) {
+        ts_buf_free(&a.body);
+        return ts_http_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    }
+    body = ts_buf_take(&a.body, &len);
+    resp = MHD_create_response_from_buffer_with_free_callback(len, body, ts_http_free_heap);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                a.type ? a.type : TS_HTTP_TEXT_TYPE) != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (a.csp && MHD_add_response_header(resp, "Content-Security-Policy", a.csp) != MHD_YES)) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    ret = MHD_queue_response(conn, a.status ? a.status : MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /*
  * Every request is answered on the first call, before any body is read:
  * the endpoints take no body, and libmicrohttpd discards one (or closes the
@@ -195,10 +432,12 @@ static enum MHD_Result ts_http_handle(void *cls, struct MHD_Connection *conn, co
                                       void **con_cls)
 {
     ts_http *h = cls;
+    const ts_http_route *extra = NULL;
     enum {
         HEALTH,
         READY,
-        METRICS
+        METRICS,
+        EXTRA
     } route;
 
     (void)version;
@@ -211,8 +450,14 @@ static enum MHD_Result ts_http_handle(void *cls, struct MHD_Connection *conn, co
         route = READY;
     else if (!strcmp(url, "/metrics"))
         route = METRICS;
-    else
-        return ts_http_reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    else {
+        for (const ts_http_route *r = h->routes; r && r->path && !extra; r++)
+            if (!strcmp(url, r->path))
+                extra = r;
+        if (!extra)
+            return ts_http_reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+        route = EXTRA;
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET))
         return ts_http_reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
     switch (route) {
@@ -222,6 +467,8 @@ static enum MHD_Result ts_http_handle(void *cls, struct MHD_Connection *conn, co
         return ts_http_check(conn, h, h->ready);
     case METRICS:
         return ts_http_metrics(conn, h);
+    case EXTRA:
+        return extra->stream ? ts_http_stream_open(conn, h, extra) : ts_http_page(conn, extra, url);
     }
     return MHD_NO;
 }
@@ -308,7 +555,7 @@ static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
                 free_slot = c;
             continue;
         }
-        if (c->shut)
+        if (c->shut || c->stream)
             continue;
         open++;
         if (ts_http_same_client(&c->addr, addr)) {
@@ -326,12 +573,12 @@ static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
          * few: counting pairs is cheap). */
         for (int i = 0; i < TS_HTTP_SLOTS; i++) {
             c = &h->conns[i];
-            if (c->fd == MHD_INVALID_SOCKET || c->shut)
+            if (c->fd == MHD_INVALID_SOCKET || c->shut || c->stream)
                 continue;
             count = 0;
             for (int k = 0; k < TS_HTTP_SLOTS; k++) {
                 d = &h->conns[k];
-                if (d->fd != MHD_INVALID_SOCKET && !d->shut &&
+                if (d->fd != MHD_INVALID_SOCKET && !d->shut && !d->stream &&
                     ts_http_same_client(&c->addr, &d->addr))
                     count++;
             }
@@ -344,6 +591,7 @@ static struct ts_http_conn *ts_http_admit(ts_http *h, MHD_socket fd,
     }
     free_slot->fd = fd;
     free_slot->shut = 0;
+    free_slot->stream = 0;
     free_slot->seq = h->next_seq++;
     free_slot->since_ms = now;
     free_slot->addr = *addr;
@@ -396,7 +644,7 @@ static void ts_http_sweep(ts_http *h, int64_t now)
     pthread_mutex_lock(&h->lock);
     for (int i = 0; i < TS_HTTP_SLOTS; i++) {
         struct ts_http_conn *c = &h->conns[i];
-        if (c->fd != MHD_INVALID_SOCKET && !c->shut &&
+        if (c->fd != MHD_INVALID_SOCKET && !c->shut && !c->stream &&
             now - c->since_ms >= TS_HTTP_REQUEST_TIMEOUT_MS)
             ts_http_shed(h, c);
     }
@@ -527,9 +775,17 @@ fail:
 ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb *health,
                        ts_http_check_cb *ready, void *opaque, char *errstr, size_t errstr_size)
 {
-    /* The acceptor owns the listening socket and hands connections over. */
+    return ts_http_start_routes(listen, metrics, health, ready, opaque, NULL, errstr, errstr_size);
+}
+
+ts_http *ts_http_start_routes(const char *listen, ts_metrics *metrics, ts_http_check_cb *health,
+                              ts_http_check_cb *ready, void *opaque, const ts_http_route *routes,
+                              char *errstr, size_t errstr_size)
+{
+    /* The acceptor owns the listening socket and hands connections over;
+     * suspend/resume lets an event stream wait without a thread. */
     const unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                               MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+                               MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
     char host[256];
     uint16_t port = 0;
     ts_http *h;
@@ -547,7 +803,10 @@ ts_http *ts_http_start(const char *listen, ts_metrics *metrics, ts_http_check_cb
     h->health = health;
     h->ready = ready;
     h->opaque = opaque;
+    h->routes = routes;
     h->listen_fd = -1;
+    pthread_mutex_init(&h->stream_lock, NULL);
+    atomic_init(&h->nstreams, 0);
     atomic_init(&h->capture, 1);
     atomic_init(&h->shed, 0);
     for (int i = 0; i < TS_HTTP_SLOTS; i++)
@@ -590,6 +849,7 @@ fail_pipe:
 fail_mutex:
     pthread_mutex_destroy(&h->lock);
 fail_free:
+    pthread_mutex_destroy(&h->stream_lock);
     free(h);
     return NULL;
 }
@@ -620,6 +880,7 @@ void ts_http_stop(ts_http *h)
     while (w < 0 && errno == EINTR);
     pthread_join(h->acceptor, NULL);
     close(h->listen_fd);
+    ts_http_wake(h, 1); /* event streams end */
     for (int waited = 0; waited < TS_HTTP_DRAIN_MS; waited += 10) {
         info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (!info || !info->num_connections)
@@ -630,5 +891,6 @@ void ts_http_stop(ts_http *h)
     close(h->wake[0]);
     close(h->wake[1]);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->stream_lock);
     free(h);
 }
