@@ -35,10 +35,18 @@ ts_view_consumer *ts_view_consumer_new(const ts_view_config *cfg, const ts_conf 
                                        ts_view *view, ts_metrics *metrics, char *errstr,
                                        size_t errstr_size)
 {
-    static const char *const defaults[] = {"client.id", "tagstream-view", "auto.offset.reset",
-                                           "earliest", NULL};
-    /* The view shows committed results only, and owns no offsets. */
-    static const char *const forced[] = {"isolation.level",
+    /* It assigns its partitions itself and never joins a group: the
+     * group.id is there because librdkafka's incremental assign asks for
+     * one (nothing is committed under it). */
+    static const char *const defaults[] = {
+        "client.id",         "tagstream-view", "group.id", "tagstream-view",
+        "auto.offset.reset", "earliest",       NULL};
+    /* The view shows committed results only, and owns no offsets. It
+     * assigns its partitions itself and never joins a group: the group.id
+     * is there because librdkafka's incremental assign asks for one. */
+    static const char *const forced[] = {"group.id",
+                                         "tagstream-view",
+                                         "isolation.level",
                                          "read_committed",
                                          "enable.auto.commit",
                                          "false",
