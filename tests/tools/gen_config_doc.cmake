@@ -1,7 +1,7 @@
 # Writes docs/CONFIGURATION.md (or any OUT) from the configuration tables
 # compiled into the binaries, so the doc cannot drift from the code.
-#   cmake -DPROCESSOR=... -DPRODUCER=... -DOUT=... -P gen_config_doc.cmake
-foreach(bin PROCESSOR PRODUCER)
+#   cmake -DPROCESSOR=... -DPRODUCER=... -DVIEW=... -DOUT=... -P gen_config_doc.cmake
+foreach(bin PROCESSOR PRODUCER VIEW)
   execute_process(COMMAND ${${bin}} --help-markdown OUTPUT_VARIABLE ${bin}_TABLE
     RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
@@ -37,4 +37,7 @@ one of them is ignored, with a warning in the log.
 ${PROCESSOR_TABLE}
 ## tagstream-producer
 
-${PRODUCER_TABLE}")
+${PRODUCER_TABLE}
+## tagstream-view
+
+${VIEW_TABLE}")
