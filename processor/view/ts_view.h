@@ -45,7 +45,7 @@ typedef enum ts_view_skip {
 extern const char *const ts_view_skip_names[TS_VIEW_SKIP__CNT];
 
 #define TS_VIEW_MAX_TAG_BYTES 1024
-#define TS_VIEW_MAX_TAGS      100000
+#define TS_VIEW_MAX_TAGS      20000
 
 /* NULL when out of memory. windows >= 1, top >= 1, window_size_ms >= 1. */
 ts_view *ts_view_new(int windows, int top, int64_t window_size_ms);

@@ -29,6 +29,7 @@ struct ts_view_consumer {
     ts_counter *results;
     ts_counter *skipped[TS_VIEW_SKIP__CNT];
     ts_gauge *streams;
+    uint64_t errors; /* consumer errors, for sampling their log */
 };
 
 ts_view_consumer *ts_view_consumer_new(const ts_view_config *cfg, const ts_conf *conf,
@@ -228,9 +229,9 @@ ts_err ts_view_consumer_run(ts_view_consumer *c, ts_http *http, volatile sig_ato
             rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i ? 0 : TS_VIEW_POLL_MS);
             if (!m)
                 break;
-            if (m->err)
+            if (m->err && ts_log_sampled(c->errors++, 10, 100))
                 ts_logf(TS_LOG_WARN, "view", "consumer: %s", rd_kafka_message_errstr(m));
-            else
+            else if (!m->err)
                 ts_view_take(c, m);
             rd_kafka_message_destroy(m);
         }
