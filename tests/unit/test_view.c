@@ -367,3 +367,31 @@ Test(view_http, streams_are_limited_and_health_still_answers)
         close(fds[i]);
     ts_view_destroy(v);
 }
+
+/* A stream outlives the time a request may take and the server's idle
+ * timeout (it waits suspended), and still gets the next change. */
+Test(view_http, a_quiet_stream_stays_open)
+{
+    ts_http_route routes[TS_VIEW_ROUTES];
+    ts_view *v = ts_view_new(3, 10, W);
+    struct timespec quiet = {7, 0};
+    char err[256] = "";
+    ts_buf s = TS_BUF_INIT;
+    ts_http *h;
+    int fd;
+
+    ts_view_routes(v, routes);
+    h = ts_http_start_routes("127.0.0.1:0", NULL, NULL, NULL, NULL, routes, err, sizeof(err));
+    cr_assert_not_null(h, "%s", err);
+    fd = open_stream(ts_http_port(h));
+    cr_assert(read_until(fd, &s, "\n\n", 1, 5000), "no first event: %s", s.data);
+    nanosleep(&quiet, NULL);
+    add_json(v, "late", 5, 0, W);
+    ts_http_stream_notify(h);
+    cr_expect(read_until(fd, &s, "\n\n", 2, 5000), "the stream was closed: %s", s.data);
+    cr_expect_not_null(strstr(s.data, "\"hashtag\":\"late\""));
+    close(fd);
+    ts_http_stop(h);
+    ts_buf_free(&s);
+    ts_view_destroy(v);
+}
