@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ts_view_skip_names[TS_VIEW_SKIP__CNT] = {
+const char *const ts_view_skip_names[TS_VIEW_SKIP__COUNT] = {
     "null_key", "bad_value", "bad_utf8", "oversize", "window_full",
 };
 
@@ -36,7 +36,7 @@ struct ts_view {
     int nwindows;
     uint64_t version;
     uint64_t results;
-    uint64_t skipped[TS_VIEW_SKIP__CNT];
+    uint64_t skipped[TS_VIEW_SKIP__COUNT];
     ts_buf json; /* rendering of json_version */
     uint64_t json_version;
     int json_valid;
@@ -263,7 +263,7 @@ static ts_view_skip ts_view_decode(const ts_view *v, const void *key, size_t kle
         return TS_VIEW_SKIP_OVERSIZE;
     if (!ts_utf8_valid(*tag, *len) || memchr(*tag, '\0', *len))
         return TS_VIEW_SKIP_BAD_UTF8;
-    return TS_VIEW_SKIP__CNT;
+    return TS_VIEW_SKIP__COUNT;
 }
 
 ts_err ts_view_add(ts_view *v, const void *key, size_t klen, const void *val, size_t vlen,
@@ -281,7 +281,7 @@ ts_err ts_view_add(ts_view *v, const void *key, size_t klen, const void *val, si
         why = &dummy;
     skip = ts_view_decode(v, key, klen, val, vlen, ts, &tag, &len, &count, &start, &end, &doc);
     pthread_mutex_lock(&v->lock);
-    if (skip != TS_VIEW_SKIP__CNT) {
+    if (skip != TS_VIEW_SKIP__COUNT) {
         e = TS_ERR_INVALID;
         goto out;
     }
@@ -327,7 +327,7 @@ uint64_t ts_view_skipped(ts_view *v, ts_view_skip why)
     uint64_t n = 0;
 
     pthread_mutex_lock(&v->lock);
-    if ((unsigned)why < TS_VIEW_SKIP__CNT)
+    if ((unsigned)why < TS_VIEW_SKIP__COUNT)
         n = v->skipped[why];
     pthread_mutex_unlock(&v->lock);
     return n;
@@ -348,7 +348,7 @@ static void ts_view_render_locked(ts_view *v, ts_buf *out)
     uint64_t skipped = 0;
     ts_view_tag **rank = NULL;
 
-    for (int i = 0; i < TS_VIEW_SKIP__CNT; i++)
+    for (int i = 0; i < TS_VIEW_SKIP__COUNT; i++)
         skipped += v->skipped[i];
     ts_buf_printf(out,
                   "{\"version\":%llu,\"results_total\":%llu,\"skipped_total\":%llu,"

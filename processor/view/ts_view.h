@@ -39,10 +39,10 @@ typedef enum ts_view_skip {
     TS_VIEW_SKIP_BAD_UTF8,     /* the hashtag is not valid UTF-8 */
     TS_VIEW_SKIP_OVERSIZE,     /* hashtag longer than TS_VIEW_MAX_TAG_BYTES */
     TS_VIEW_SKIP_WINDOW_FULL,  /* a window already holds TS_VIEW_MAX_TAGS hashtags */
-    TS_VIEW_SKIP__CNT
+    TS_VIEW_SKIP__COUNT
 } ts_view_skip;
 
-extern const char *const ts_view_skip_names[TS_VIEW_SKIP__CNT];
+extern const char *const ts_view_skip_names[TS_VIEW_SKIP__COUNT];
 
 #define TS_VIEW_MAX_TAG_BYTES 1024
 #define TS_VIEW_MAX_TAGS      20000

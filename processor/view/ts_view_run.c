@@ -27,7 +27,7 @@ struct ts_view_consumer {
     atomic_llong heartbeat;
     atomic_int assigned;
     ts_counter *results;
-    ts_counter *skipped[TS_VIEW_SKIP__CNT];
+    ts_counter *skipped[TS_VIEW_SKIP__COUNT];
     ts_gauge *streams;
     uint64_t errors; /* consumer errors, for sampling their log */
 };
@@ -81,7 +81,7 @@ ts_view_consumer *ts_view_consumer_new(const ts_view_config *cfg, const ts_conf 
     rd_kafka_poll_set_consumer(c->rk);
     c->results = ts_metrics_counter(metrics, "tagstream_view_results_total",
                                     "Committed results read from the output topic.", NULL);
-    for (int i = 0; i < TS_VIEW_SKIP__CNT; i++) {
+    for (int i = 0; i < TS_VIEW_SKIP__COUNT; i++) {
         const char *pairs[] = {"reason", ts_view_skip_names[i], NULL};
         c->skipped[i] =
             ts_metrics_counter(metrics, "tagstream_view_skipped_total",
