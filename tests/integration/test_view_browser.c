@@ -357,7 +357,7 @@ Test(view_browser, an_aborted_transaction_never_shows, .timeout = 240)
     tk_create_topic(topic, 3, 1, NULL);
     port = start_view(&view, topic);
     br = tk_browser_open(url_of(port));
-    wait_total(br, "0");
+    json_decref(wait_total(br, "0"));
 
     p = tk_producer(txid, NULL);
     txn_ok(rd_kafka_init_transactions(p, TXN_TIMEOUT), "init");
