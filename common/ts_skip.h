@@ -4,7 +4,8 @@
  * `reason` field of the log lines.
  *
  * A binary counts only the reasons that can happen in it, listed in its
- * own code (processor/ts_proc_metrics.c, producer/ts_producer.c); a new
+ * own code (processor/ts_proc_metrics.c, producer/ts_producer.c,
+ * processor/view/ts_view.c); a new
  * reason goes at the end of the enum, with its name in ts_skip.c, and into
  * the list of the binary that counts it.
  *
@@ -24,7 +25,8 @@ typedef enum ts_skip {
     TS_SKIP_BAD_TAG,        /* one hashtag entity that is not a usable tag */
     TS_SKIP_NULL_VALUE,     /* a Kafka record without a value */
     TS_SKIP_NO_TIMESTAMP,   /* a Kafka record without a timestamp */
-    TS_SKIP_NULL_KEY,       /* a repartition record without a key */
+    TS_SKIP_NULL_KEY,       /* a record without the key it needs (repartition, result) */
+    TS_SKIP_WINDOW_FULL,    /* a window that already holds as many hashtags as allowed */
     TS_SKIP__COUNT
 } ts_skip;
 

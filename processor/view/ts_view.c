@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ts_view_skip_names[TS_VIEW_SKIP__COUNT] = {
-    "null_key", "bad_value", "bad_utf8", "oversize", "window_full",
-};
+const ts_skip ts_view_skips[] = {
+    TS_SKIP_NULL_VALUE,   TS_SKIP_MALFORMED_JSON, TS_SKIP_UNRECOGNIZED, TS_SKIP_NULL_KEY,
+    TS_SKIP_INVALID_UTF8, TS_SKIP_OVERSIZE,       TS_SKIP_WINDOW_FULL,  TS_SKIP_NONE};
 
 typedef struct ts_view_tag {
     char *tag;
@@ -36,7 +36,7 @@ struct ts_view {
     int nwindows;
     uint64_t version;
     uint64_t results;
-    uint64_t skipped[TS_VIEW_SKIP__COUNT];
+    uint64_t skipped[TS_SKIP__COUNT];
     ts_buf json; /* rendering of json_version */
     uint64_t json_version;
     int json_valid;
@@ -164,7 +164,7 @@ static ts_err ts_view_window_get(ts_view *v, int64_t start, int64_t end, ts_view
 
 /* Set tag's count in w (last count wins). */
 static ts_err ts_view_window_set(ts_view_window *w, const char *tag, size_t len, int64_t count,
-                                 ts_view_skip *why)
+                                 ts_skip *why)
 {
     size_t slot = ts_view_slot(w, tag, len);
     ts_view_tag *t;
@@ -175,7 +175,7 @@ static ts_err ts_view_window_set(ts_view_window *w, const char *tag, size_t len,
         return TS_OK;
     }
     if (w->ntags >= TS_VIEW_MAX_TAGS) {
-        *why = TS_VIEW_SKIP_WINDOW_FULL;
+        *why = TS_SKIP_WINDOW_FULL;
         return TS_ERR_INVALID;
     }
     if ((w->ntags + 1) * 2 > w->index_cap) {
@@ -214,20 +214,26 @@ static int ts_view_json_int(json_t *o, const char *name, int64_t *out)
  * Decode one record into tag, count and window. For json, *owned holds the
  * parsed document the tag points into (the caller releases it).
  */
-static ts_view_skip ts_view_decode(const ts_view *v, const void *key, size_t klen, const void *val,
-                                   size_t vlen, int64_t ts, const char **tag, size_t *len,
-                                   int64_t *count, int64_t *start, int64_t *end, json_t **owned)
+static ts_skip ts_view_decode(const ts_view *v, const void *key, size_t klen, const void *val,
+                              size_t vlen, int64_t ts, const char **tag, size_t *len,
+                              int64_t *count, int64_t *start, int64_t *end, json_t **owned)
 {
     const unsigned char *b = val;
 
     *owned = NULL;
-    if (val && vlen && b[0] == '{') {
+    if (!val)
+        return TS_SKIP_NULL_VALUE;
+    if (vlen && b[0] == '{') {
         json_t *doc = json_loadb(val, vlen, JSON_REJECT_DUPLICATES, NULL), *h;
-        if (!json_is_object(doc) || !ts_view_json_int(doc, "count", count) ||
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            return TS_SKIP_MALFORMED_JSON;
+        }
+        if (!ts_view_json_int(doc, "count", count) ||
             !ts_view_json_int(doc, "window_start", start) ||
             !ts_view_json_int(doc, "window_end", end)) {
             json_decref(doc);
-            return TS_VIEW_SKIP_BAD_VALUE;
+            return TS_SKIP_UNRECOGNIZED;
         }
         *owned = doc;
         h = json_object_get(doc, "hashtag");
@@ -236,40 +242,40 @@ static ts_view_skip ts_view_decode(const ts_view *v, const void *key, size_t kle
             *tag = json_string_value(h);
             *len = json_string_length(h);
         } else if (h) {
-            return TS_VIEW_SKIP_BAD_VALUE;
+            return TS_SKIP_UNRECOGNIZED;
         } else if (key) {
             *tag = key;
             *len = klen;
         } else {
-            return TS_VIEW_SKIP_NULL_KEY;
+            return TS_SKIP_NULL_KEY;
         }
-    } else if (val && vlen == 8) {
+    } else if (vlen == 8) {
         uint64_t c = 0;
         for (int i = 0; i < 8; i++)
             c = c << 8 | b[i];
         if (!key)
-            return TS_VIEW_SKIP_NULL_KEY;
+            return TS_SKIP_NULL_KEY;
         *tag = key;
         *len = klen;
         *count = (int64_t)c;
         *start = ts_window_start(ts, v->window_size_ms);
         *end = ts_window_end(*start, v->window_size_ms);
     } else {
-        return TS_VIEW_SKIP_BAD_VALUE;
+        return TS_SKIP_UNRECOGNIZED;
     }
     if (*count <= 0 || *end <= *start)
-        return TS_VIEW_SKIP_BAD_VALUE;
+        return TS_SKIP_UNRECOGNIZED;
     if (*len > TS_VIEW_MAX_TAG_BYTES)
-        return TS_VIEW_SKIP_OVERSIZE;
+        return TS_SKIP_OVERSIZE;
     if (!ts_utf8_valid(*tag, *len) || memchr(*tag, '\0', *len))
-        return TS_VIEW_SKIP_BAD_UTF8;
-    return TS_VIEW_SKIP__COUNT;
+        return TS_SKIP_INVALID_UTF8;
+    return TS_SKIP_NONE;
 }
 
 ts_err ts_view_add(ts_view *v, const void *key, size_t klen, const void *val, size_t vlen,
-                   int64_t ts, ts_view_skip *why)
+                   int64_t ts, ts_skip *why)
 {
-    ts_view_skip skip, dummy;
+    ts_skip skip, dummy;
     ts_view_window *w;
     const char *tag = NULL;
     size_t len = 0;
@@ -281,7 +287,7 @@ ts_err ts_view_add(ts_view *v, const void *key, size_t klen, const void *val, si
         why = &dummy;
     skip = ts_view_decode(v, key, klen, val, vlen, ts, &tag, &len, &count, &start, &end, &doc);
     pthread_mutex_lock(&v->lock);
-    if (skip != TS_VIEW_SKIP__COUNT) {
+    if (skip != TS_SKIP_NONE) {
         e = TS_ERR_INVALID;
         goto out;
     }
@@ -322,12 +328,12 @@ uint64_t ts_view_results(ts_view *v)
     return n;
 }
 
-uint64_t ts_view_skipped(ts_view *v, ts_view_skip why)
+uint64_t ts_view_skipped(ts_view *v, ts_skip why)
 {
     uint64_t n = 0;
 
     pthread_mutex_lock(&v->lock);
-    if ((unsigned)why < TS_VIEW_SKIP__COUNT)
+    if ((unsigned)why < TS_SKIP__COUNT)
         n = v->skipped[why];
     pthread_mutex_unlock(&v->lock);
     return n;
@@ -348,7 +354,7 @@ static void ts_view_render_locked(ts_view *v, ts_buf *out)
     uint64_t skipped = 0;
     ts_view_tag **rank = NULL;
 
-    for (int i = 0; i < TS_VIEW_SKIP__COUNT; i++)
+    for (int i = 0; i < TS_SKIP__COUNT; i++)
         skipped += v->skipped[i];
     ts_buf_printf(out,
                   "{\"version\":%llu,\"results_total\":%llu,\"skipped_total\":%llu,"

@@ -26,23 +26,27 @@
 
 #include "ts_buf.h"
 #include "ts_err.h"
+#include "ts_skip.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct ts_view ts_view;
 
-/* Why a record was skipped; ts_view_skip_names[] names them for metrics. */
-typedef enum ts_view_skip {
-    TS_VIEW_SKIP_NULL_KEY = 0, /* long format needs the key; json without hashtag too */
-    TS_VIEW_SKIP_BAD_VALUE,    /* neither format, or fields missing/out of range */
-    TS_VIEW_SKIP_BAD_UTF8,     /* the hashtag is not valid UTF-8 */
-    TS_VIEW_SKIP_OVERSIZE,     /* hashtag longer than TS_VIEW_MAX_TAG_BYTES */
-    TS_VIEW_SKIP_WINDOW_FULL,  /* a window already holds TS_VIEW_MAX_TAGS hashtags */
-    TS_VIEW_SKIP__COUNT
-} ts_view_skip;
-
-extern const char *const ts_view_skip_names[TS_VIEW_SKIP__COUNT];
+/*
+ * Why a record is skipped (ts_skip.h), the reasons the view counts, ended by
+ * TS_SKIP_NONE:
+ *   null_value      a record without a value
+ *   malformed_json  a value that begins like JSON and does not parse
+ *   unrecognized    neither format, a field missing or of the wrong type,
+ *                   a count <= 0, a window that ends before it starts
+ *   null_key        a long result without a key (a json one without
+ *                   "hashtag" too)
+ *   invalid_utf8    the hashtag is not valid UTF-8 (or holds a NUL)
+ *   oversize        a hashtag longer than TS_VIEW_MAX_TAG_BYTES
+ *   window_full     its window already holds TS_VIEW_MAX_TAGS hashtags
+ */
+extern const ts_skip ts_view_skips[];
 
 #define TS_VIEW_MAX_TAG_BYTES 1024
 #define TS_VIEW_MAX_TAGS      20000
@@ -59,12 +63,12 @@ void ts_view_destroy(ts_view *v);
  * TS_ERR_NOMEM when out of memory (the view is unchanged).
  */
 ts_err ts_view_add(ts_view *v, const void *key, size_t klen, const void *val, size_t vlen,
-                   int64_t ts, ts_view_skip *why);
+                   int64_t ts, ts_skip *why);
 
 /* Bumped by every change; 0 before the first. */
 uint64_t ts_view_version(ts_view *v);
 uint64_t ts_view_results(ts_view *v);
-uint64_t ts_view_skipped(ts_view *v, ts_view_skip why);
+uint64_t ts_view_skipped(ts_view *v, ts_skip why);
 
 /*
  * Append the JSON document of the current state to out and return its

@@ -5,8 +5,7 @@
 #define F(field) offsetof(ts_view_config, field)
 
 const ts_conf_prop ts_view_config_props[] = {
-    {"bootstrap.servers", TS_CONF_STRING, F(bootstrap_servers), NULL, 0, 0, NULL,
-     "Kafka brokers to connect to, host:port[,host:port...]. Required.", 0},
+    TS_CONF_KEY_BOOTSTRAP_SERVERS(ts_view_config, bootstrap_servers, NULL, TS_CONF_F_REQUIRED),
     {"output.topic", TS_CONF_STRING, F(output_topic), "twitter_output", 0, 0, NULL,
      "Topic of the processor's windowed results, read with read_committed.", 0},
     {"window.size.ms", TS_CONF_INT, F(window_size_ms), "20000", 1, 31536000000LL, NULL,
@@ -21,10 +20,11 @@ const ts_conf_prop ts_view_config_props[] = {
      "Where to start reading the output topic: its beginning (the newest windows it holds are "
      "shown at once) or its end (only results committed from now on).",
      0},
+    /* Not TS_CONF_KEY_HTTP_LISTEN: here it serves the page too, and cannot
+     * be empty. */
     {"http.listen", TS_CONF_STRING, F(http_listen), "127.0.0.1:8090", 0, 0, NULL,
      "Address of the page, /api/windows, /events, /health, /ready and /metrics, HOST:PORT.", 0},
-    {"log.level", TS_CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error",
-     "Least severe level logged.", 0},
+    TS_CONF_KEY_LOG_LEVEL(ts_view_config, log_level, "info"),
     {NULL},
 };
 

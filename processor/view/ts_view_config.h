@@ -2,7 +2,8 @@
  * tagstream-view's configuration: one table (ts_view_config_props) from
  * which parsing, --help and docs/CONFIGURATION.md come. Keys shared with the
  * processor (bootstrap.servers, output.topic, window.size.ms, http.listen,
- * log.level) mean the same there.
+ * log.level) mean the same there; the ones every binary has come from
+ * ts_config.h (TS_CONF_KEY_*).
  */
 #ifndef TS_VIEW_CONFIG_H
 #define TS_VIEW_CONFIG_H

@@ -27,7 +27,7 @@ struct ts_view_consumer {
     atomic_llong heartbeat;
     atomic_int assigned;
     ts_counter *results;
-    ts_counter *skipped[TS_VIEW_SKIP__COUNT];
+    ts_counter *skipped[TS_SKIP__COUNT];
     ts_gauge *streams;
     uint64_t errors; /* consumer errors, for sampling their log */
 };
@@ -81,9 +81,9 @@ ts_view_consumer *ts_view_consumer_new(const ts_view_config *cfg, const ts_conf 
     rd_kafka_poll_set_consumer(c->rk);
     c->results = ts_metrics_counter(metrics, "tagstream_view_results_total",
                                     "Committed results read from the output topic.", NULL);
-    for (int i = 0; i < TS_VIEW_SKIP__COUNT; i++) {
-        const char *pairs[] = {"reason", ts_view_skip_names[i], NULL};
-        c->skipped[i] =
+    for (const ts_skip *reason = ts_view_skips; *reason; reason++) {
+        const char *pairs[] = {"reason", ts_skip_name(*reason), NULL};
+        c->skipped[*reason] =
             ts_metrics_counter(metrics, "tagstream_view_skipped_total",
                                "Records of the output topic that could not be read, by reason.",
                                ts_metrics_labels(labels, sizeof(labels), pairs));
@@ -181,7 +181,7 @@ static void ts_view_take(ts_view_consumer *c, const rd_kafka_message_t *m)
 {
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    ts_view_skip why;
+    ts_skip why;
     ts_err e;
 
     e = ts_view_add(c->view, m->key, m->key_len, m->payload, m->len, ts, &why);
@@ -192,7 +192,7 @@ static void ts_view_take(ts_view_consumer *c, const rd_kafka_message_t *m)
         ts_counter_add(c->skipped[why], 1);
         if (ts_log_sampled(n - 1, 10, 1000)) {
             ts_log_ev *ev = ts_log_begin(TS_LOG_WARN, "view", "skipped a record");
-            ts_log_cstr(ev, "reason", ts_view_skip_names[why]);
+            ts_log_cstr(ev, "reason", ts_skip_name(why));
             ts_log_int(ev, "partition", m->partition);
             ts_log_int(ev, "offset", m->offset);
             ts_log_int(ev, "skipped", (int64_t)n);

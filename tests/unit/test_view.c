@@ -143,44 +143,65 @@ Test(view, keeps_the_newest_windows)
     ts_view_destroy(v);
 }
 
+/* One bad record: skipped for `reason`, nothing shown. */
+static void expect_skip(ts_view *v, const char *key, const void *val, size_t vlen, ts_skip reason)
+{
+    ts_skip why = TS_SKIP_NONE;
+
+    cr_expect_eq(ts_view_add(v, key, key ? strlen(key) : 0, val, vlen, 1000, &why), TS_ERR_INVALID,
+                 "%s accepted", ts_skip_name(reason));
+    cr_expect_eq(why, reason, "%s, want %s", ts_skip_name(why), ts_skip_name(reason));
+}
+
+#define JSON(s) s, sizeof(s) - 1
+
 Test(view, bad_records_are_counted_and_skipped)
 {
     ts_view *v = ts_view_new(2, 5, W);
-    char big[TS_VIEW_MAX_TAG_BYTES + 2];
+    char big[TS_VIEW_MAX_TAG_BYTES + 2], tag[16];
     unsigned char be[8] = {0, 0, 0, 0, 0, 0, 0, 5};
-    ts_view_skip why;
     json_t *doc;
 
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    cr_expect_eq(ts_view_add(v, NULL, 0, be, 8, 1000, &why), TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_NULL_KEY);
-    cr_expect_eq(ts_view_add(v, "a", 1, "abc", 3, 1000, &why), TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_BAD_VALUE);
-    cr_expect_eq(ts_view_add(v, "a", 1, NULL, 0, 1000, &why), TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_BAD_VALUE);
-    cr_expect_eq(ts_view_add(v, "a", 1, "{\"count\":5}", 11, 1000, &why), TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_BAD_VALUE);
-    cr_expect_eq(ts_view_add(v, "a", 1,
-                             "{\"hashtag\":1,\"count\":5,\"window_start\":0,\"window_end\":1}", 55,
-                             1000, &why),
-                 TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_BAD_VALUE);
-    cr_expect_eq(ts_view_add(v, "a", 1,
-                             "{\"hashtag\":\"a\",\"count\":0,\"window_start\":0,\"window_end\":1}",
-                             58, 1000, &why),
-                 TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_BAD_VALUE);
-    cr_expect_eq(ts_view_add(v, "\xc3\x28", 2, be, 8, 1000, &why), TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_BAD_UTF8);
-    cr_expect_eq(ts_view_add(v, big, strlen(big), be, 8, 1000, &why), TS_ERR_INVALID);
-    cr_expect_eq(why, TS_VIEW_SKIP_OVERSIZE);
+    expect_skip(v, "a", NULL, 0, TS_SKIP_NULL_VALUE);
+    expect_skip(v, "a", JSON("{\"hashtag\":\"a\",\"count\":"), TS_SKIP_MALFORMED_JSON);
+    expect_skip(v, "a", JSON("{\"a\":1,\"a\":2}"), TS_SKIP_MALFORMED_JSON);
+    expect_skip(v, "a", JSON("abc"), TS_SKIP_UNRECOGNIZED);
+    expect_skip(v, "a", "", 0, TS_SKIP_UNRECOGNIZED);
+    expect_skip(v, "a", JSON("{\"count\":5}"), TS_SKIP_UNRECOGNIZED);
+    expect_skip(v, "a", JSON("{\"hashtag\":1,\"count\":5,\"window_start\":0,\"window_end\":1}"),
+                TS_SKIP_UNRECOGNIZED);
+    expect_skip(v, "a", JSON("{\"hashtag\":\"a\",\"count\":0,\"window_start\":0,\"window_end\":1}"),
+                TS_SKIP_UNRECOGNIZED);
+    expect_skip(v, "a", JSON("{\"hashtag\":\"a\",\"count\":5,\"window_start\":9,\"window_end\":9}"),
+                TS_SKIP_UNRECOGNIZED);
+    expect_skip(v, NULL, be, 8, TS_SKIP_NULL_KEY);
+    expect_skip(v, NULL, JSON("{\"count\":5,\"window_start\":0,\"window_end\":1}"),
+                TS_SKIP_NULL_KEY);
+    expect_skip(v, "\xc3\x28", be, 8, TS_SKIP_INVALID_UTF8);
+    expect_skip(v, "a",
+                JSON("{\"hashtag\":\"a\\u0000b\",\"count\":5,\"window_start\":0,"
+                     "\"window_end\":1}"),
+                TS_SKIP_MALFORMED_JSON); /* jansson refuses \u0000 */
+    expect_skip(v, big, be, 8, TS_SKIP_OVERSIZE);
     doc = render(v);
     cr_expect_eq(json_integer_value(json_object_get(doc, "results_total")), 0);
-    cr_expect_eq(json_integer_value(json_object_get(doc, "skipped_total")), 8);
+    cr_expect_eq(json_integer_value(json_object_get(doc, "skipped_total")), 14);
     cr_expect_eq(json_array_size(json_object_get(doc, "windows")), 0);
-    cr_expect_eq(ts_view_skipped(v, TS_VIEW_SKIP_BAD_VALUE), 5);
+    cr_expect_eq(ts_view_skipped(v, TS_SKIP_UNRECOGNIZED), 6);
+    cr_expect_eq(ts_view_skipped(v, TS_SKIP_MALFORMED_JSON), 3);
     json_decref(doc);
+
+    /* a window holds at most TS_VIEW_MAX_TAGS hashtags; a known one still updates */
+    for (int i = 0; i < TS_VIEW_MAX_TAGS; i++) {
+        snprintf(tag, sizeof(tag), "t%d", i);
+        cr_assert_eq(ts_view_add(v, tag, strlen(tag), be, 8, 1000, NULL), TS_OK);
+    }
+    expect_skip(v, "one-more", be, 8, TS_SKIP_WINDOW_FULL);
+    cr_expect_eq(ts_view_add(v, "t7", 2, be, 8, 1000, NULL), TS_OK);
+    for (const ts_skip *r = ts_view_skips; *r; r++)
+        cr_expect_gt(ts_view_skipped(v, *r), 0, "%s never seen", ts_skip_name(*r));
     ts_view_destroy(v);
 }
 
