@@ -423,24 +423,10 @@ Test(view_browser, a_real_processor_in_long_format, .timeout = 240)
     tk_create_topic(input, 1, 1, NULL);
     tk_create_topic(output, 2, 1, NULL);
     {
-        const char *args[] = {"--bootstrap.servers",
-                              tk_bootstrap(),
-                              "--application.id",
-                              app,
-                              "--state.dir",
-                              state,
-                              "--input.topic",
-                              input,
-                              "--output.topic",
-                              output,
-                              "--output.format",
-                              "long",
-                              "--replication.factor",
-                              "1",
-                              "--http.listen",
-                              "",
-                              NULL};
-        proc = tk_proc_start("tagstream-processor", args);
+        const char *extra[] = {"--output.format", "long", NULL};
+        tk_processor_opts o = {app, state, input, output, "", extra};
+
+        proc = tk_processor_start(&o);
     }
     port = start_view(&view, output);
 
