@@ -20,7 +20,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake ninja-build pkg-config \
-        librdkafka-dev librocksdb-dev libcurl4-openssl-dev libjansson-dev \
+        librdkafka-dev librocksdb-dev libcurl4-openssl-dev libjansson-dev libssl-dev \
         libutf8proc-dev libmicrohttpd-dev libwebsockets-dev \
     && rm -rf /var/lib/apt/lists/*
 

@@ -1,6 +1,7 @@
 #include "ts_kafka.h"
 #include "ts_clock.h"
 #include "ts_log.h"
+#include "ts_msk_iam.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -320,12 +321,21 @@ rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
                                    const char *const *defaults, const char *const *forced,
                                    char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_t *kc;
+    ts_msk_iam_settings iam;
 
+    if (ts_msk_iam_settings_get(conf, &iam, errstr, errstr_size))
+        return NULL;
+    kc = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(kc, ts_kafka_log_cb);
     rd_kafka_conf_set_error_cb(kc, ts_kafka_error_cb);
     ts_kafka_check_scram(conf, bootstrap);
     if (bootstrap && ts_kafka_conf_set(kc, "bootstrap.servers", bootstrap, errstr, errstr_size))
+        goto fail;
+    /* MSK IAM's transport, unless the kafka.* keys below say otherwise */
+    if (iam.enabled &&
+        (ts_kafka_conf_set(kc, "security.protocol", "SASL_SSL", errstr, errstr_size) ||
+         ts_kafka_conf_set(kc, "sasl.mechanisms", "OAUTHBEARER", errstr, errstr_size)))
         goto fail;
     for (size_t i = 0; defaults && defaults[i]; i += 2)
         if (ts_kafka_conf_set(kc, defaults[i], defaults[i + 1], errstr, errstr_size))
@@ -338,10 +348,34 @@ rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
         if (ts_kafka_conf_set(kc, forced[i], forced[i + 1], errstr, errstr_size))
             goto fail;
     }
+    if (ts_msk_iam_conf_apply(&iam, kc, errstr, errstr_size))
+        goto fail;
     return kc;
 fail:
     rd_kafka_conf_destroy(kc);
     return NULL;
+}
+
+rd_kafka_t *ts_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, char *errstr,
+                         size_t errstr_size)
+{
+    rd_kafka_t *rk = rd_kafka_new(type, kc, errstr, errstr_size);
+    rd_kafka_error_t *error;
+
+    if (!rk)
+        return NULL;
+    /* With a SASL queue (msk.iam), token refreshes are served by
+     * librdkafka's background thread; otherwise there is none to route. */
+    error = rd_kafka_sasl_background_callbacks_enable(rk);
+    if (error && rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__NOT_CONFIGURED) {
+        snprintf(errstr, errstr_size, "cannot serve the SASL callbacks: %s",
+                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rd_kafka_error_destroy(error);
+    return rk;
 }
 
 ts_err ts_kafka_error_to_err(const rd_kafka_error_t *error)

@@ -23,11 +23,24 @@
  * no auto-commit, ...), with a warning for each kafka.* key it replaces.
  * defaults and forced are NULL-terminated key, value
  * pairs and may be NULL. Returns NULL with a message naming the offending key.
+ * With msk.iam=true in conf's table (see ts_msk_iam.h) it also sets
+ * security.protocol=SASL_SSL and sasl.mechanisms=OAUTHBEARER before the
+ * kafka.* keys and installs the MSK IAM token refresh callback; create the
+ * client with ts_kafka_new.
  * Ownership: the caller owns the result (rd_kafka_new takes it over).
  */
 rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
                                    const char *const *defaults, const char *const *forced,
                                    char *errstr, size_t errstr_size);
+
+/*
+ * rd_kafka_new, then, when the configuration has a SASL queue (msk.iam),
+ * its callbacks routed to librdkafka's background thread, so that the
+ * first token is there before any poll call. Same contract as rd_kafka_new:
+ * takes kc over on success, leaves it to the caller on failure.
+ */
+rd_kafka_t *ts_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, char *errstr,
+                         size_t errstr_size);
 
 /* Set one property, message names the key. */
 ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,
