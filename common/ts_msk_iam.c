@@ -392,33 +392,32 @@ int ts_msk_iam_check(const ts_conf *conf, FILE *out)
         fprintf(out, "msk iam: off (msk.iam=false)\n");
         return 1;
     }
-    fprintf(out, "region:       %s\nsigned host:  %s\n", s.region, s.host);
+    fprintf(out, "region:      %s\nsigned host: %s\n", s.region, s.host);
     o.imds = s.imds;
     if (ts_aws_creds_load(&o, &c, err, sizeof(err))) {
-        fprintf(out, "credentials:  none: %s\n", err);
+        fprintf(out, "credentials: none: %s\n", err);
         return 1;
     }
     ts_aws_creds_masked_key(&c, masked, sizeof(masked));
-    fprintf(out, "credentials:  %s\naccess key:   %s%s\nrole:         %s\n", c.source, masked,
+    fprintf(out, "credentials: %s\naccess key:  %s%s\nrole:        %s\n", c.source, masked,
             c.session_token ? " (temporary, with a session token)" : " (long-term)",
             c.role_arn ? c.role_arn : "(not named by the source)");
     if (c.expires_ms) {
         ts_iam_iso(c.expires_ms, when, sizeof(when));
-        fprintf(out, "credentials expire: %s (in %lld s)\n", when,
+        fprintf(out, "keys expire: %s (in %lld s)\n", when,
                 (long long)((c.expires_ms - now) / 1000));
     } else {
-        fprintf(out, "credentials expire: never (long-term keys)\n");
+        fprintf(out, "keys expire: never (long-term keys)\n");
     }
     if (ts_msk_iam_token(&c, s.region, s.host, now / 1000, NULL, &token, &exp, err, sizeof(err))) {
-        fprintf(out, "token:        cannot build: %s\n", err);
+        fprintf(out, "token:       cannot build: %s\n", err);
         ts_aws_creds_clear(&c);
         return 1;
     }
     if (c.expires_ms && c.expires_ms < exp)
         exp = c.expires_ms;
     ts_iam_iso(exp, when, sizeof(when));
-    fprintf(out,
-            "token:        %zu characters, for kafka-cluster:Connect, expires %s (in %lld s)\n",
+    fprintf(out, "token:       %zu characters, for kafka-cluster:Connect, expires %s (in %lld s)\n",
             token.len, when, (long long)((exp - now) / 1000));
     OPENSSL_cleanse(token.data, token.len);
     ts_buf_free(&token);

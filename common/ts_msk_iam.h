@@ -14,7 +14,7 @@
  * client), so the signed host is the regional endpoint, as in AWS's Python
  * and Go signers, unless msk.iam.host names another.
  *
- * Configuration: a binary puts TS_MSK_IAM_PROPS in its table;
+ * Configuration: a binary puts TS_CONF_KEY_MSK_IAM in its table;
  * ts_kafka_conf_new finds the keys by name, and with msk.iam=true installs
  * the token refresh callback (see ts_msk_iam_conf_apply). The credentials
  * (ts_aws_creds) and the state of the last refresh are shared by every
@@ -47,22 +47,23 @@ typedef struct ts_msk_iam_conf {
     int imds;     /* msk.iam.imds */
 } ts_msk_iam_conf;
 
-/* The rows of a configuration table (see ts_config.h) for a ts_msk_iam_conf
- * named `field` inside the struct `type`. */
+/* The msk.iam keys as rows of a configuration table, for a ts_msk_iam_conf
+ * named `field` inside the struct `type`: a TS_CONF_KEY_* macro as in
+ * ts_config.h, kept here with the code that reads the keys. */
 /* clang-format off */
-#define TS_MSK_IAM_PROPS(type, field)                                                       \
+#define TS_CONF_KEY_MSK_IAM(type, field)                                                   \
     {"msk.iam", TS_CONF_BOOL, offsetof(type, field.enabled), "false", 0, 0, NULL,          \
-     "Authenticate to Amazon MSK with IAM (SASL/OAUTHBEARER with a SigV4-signed token, "  \
+     "Authenticate to Amazon MSK with IAM (SASL/OAUTHBEARER with a SigV4-signed token, "   \
      "port 9098): sets kafka.security.protocol=SASL_SSL and "                              \
      "kafka.sasl.mechanisms=OAUTHBEARER unless given, and refreshes the token before it "  \
      "or the credentials expire. Check with --msk-iam-check.", 0},                         \
     {"msk.iam.region", TS_CONF_STRING, offsetof(type, field.region), NULL, 0, 0, NULL,     \
-     "AWS region of the MSK cluster (unset: AWS_REGION, then AWS_DEFAULT_REGION).", 0},   \
+     "AWS region of the MSK cluster (unset: AWS_REGION, then AWS_DEFAULT_REGION).", 0},    \
     {"msk.iam.host", TS_CONF_STRING, offsetof(type, field.host), NULL, 0, 0, NULL,         \
-     "Host the token is signed for (unset: kafka.<region>.amazonaws.com, as AWS's "       \
-     "signers do).", 0},                                                                    \
+     "Host the token is signed for (unset: kafka.<region>.amazonaws.com, as AWS's "        \
+     "signers do).", 0},                                                                   \
     {"msk.iam.imds", TS_CONF_BOOL, offsetof(type, field.imds), "true", 0, 0, NULL,         \
-     "Look for credentials in EC2 instance metadata (IMDSv2) after the environment and "  \
+     "Look for credentials in EC2 instance metadata (IMDSv2) after the environment and "   \
      "the ECS container endpoint.", 0}
 /* clang-format on */
 

@@ -9,6 +9,7 @@
 #include "ts_kafka.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
+#include "ts_msk_iam.h"
 #include "ts_proc_config.h"
 #include "ts_processor.h"
 
@@ -54,6 +55,8 @@ static int health_cb(void *opaque, ts_buf *detail)
     }
     if (ts_kafka_health_detail(detail) && !p)
         ok = 0;
+    if (!ts_msk_iam_health(detail))
+        ok = 0;
     return ok;
 }
 
@@ -74,9 +77,11 @@ static int ready_cb(void *opaque, ts_buf *detail)
 
 static void usage(void)
 {
-    printf("usage: tagstream-processor [--config FILE] [-X key=value] [--key value] ...\n\n"
+    printf("usage: tagstream-processor [--config FILE] [-X key=value] [--key value] ...\n"
+           "       tagstream-processor --msk-iam-check [the same configuration]\n\n"
            "Counts hashtags from the input topic in tumbling windows, exactly once, and\n"
-           "writes each window's final counts to the output topic.\n\n"
+           "writes each window's final counts to the output topic. --msk-iam-check prints\n"
+           "the AWS identity and token expiry msk.iam=true would use (never a secret).\n\n"
            "Configuration (file < environment TAGSTREAM_<KEY> < flags):\n");
     ts_conf_print_help(ts_proc_config_props, stdout);
 }
@@ -90,13 +95,21 @@ int main(int argc, char **argv)
     ts_http *http = NULL;
     char err[1024];
     struct sigaction sa;
-    int help = 0, rc = 0;
+    int help = 0, rc = 0, iam_check = 0;
     ts_err e;
 
     if (argc == 2 && !strcmp(argv[1], "--help-markdown")) {
         ts_conf_print_markdown(ts_proc_config_props, stdout);
         return 0;
     }
+    /* --msk-iam-check: the configuration as the service reads it, then the check */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--msk-iam-check")) {
+            iam_check = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            break;
+        }
     if (ts_conf_init(&conf, ts_proc_config_props, &cfg, err, sizeof(err)) ||
         ts_conf_cli(&conf, argc, argv, "TAGSTREAM_", &help, on_unknown_env, err, sizeof(err))) {
         fprintf(stderr, "tagstream-processor: %s\n", err);
@@ -107,6 +120,11 @@ int main(int argc, char **argv)
         usage();
         ts_conf_destroy(&conf);
         return 0;
+    }
+    if (iam_check) {
+        rc = ts_msk_iam_check(&conf, stdout);
+        ts_conf_destroy(&conf);
+        return rc;
     }
     ts_log_set_level((ts_log_level)cfg.log_level);
     if (ts_proc_config_validate(&cfg, err, sizeof(err))) {
@@ -123,6 +141,11 @@ int main(int argc, char **argv)
 
     metrics = ts_metrics_new();
     if (!metrics || ts_kafka_metrics_register(metrics)) {
+        ts_logf(TS_LOG_ERROR, "processor", "cannot set up the metrics: out of memory");
+        rc = 1;
+        goto out;
+    }
+    if (ts_msk_iam_metrics(metrics)) {
         ts_logf(TS_LOG_ERROR, "processor", "cannot set up the metrics: out of memory");
         rc = 1;
         goto out;

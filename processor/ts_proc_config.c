@@ -66,6 +66,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      MAXI, NULL, "Memtable size of each store.", 0},
     TS_CONF_KEY_HTTP_LISTEN(ts_proc_config, http_listen, "127.0.0.1:8080"),
     TS_CONF_KEY_LOG_LEVEL(ts_proc_config, log_level, "info"),
+    TS_CONF_KEY_MSK_IAM(ts_proc_config, iam),
     {NULL},
 };
 

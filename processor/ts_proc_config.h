@@ -11,6 +11,7 @@
 #define TS_PROC_CONFIG_H
 
 #include "ts_config.h"
+#include "ts_msk_iam.h"
 
 #include <stdint.h>
 
@@ -45,6 +46,7 @@ typedef struct ts_proc_config {
     int64_t rocksdb_write_buffer_bytes;
     char *http_listen;
     int log_level; /* ts_log_level */
+    ts_msk_iam_conf iam;
 } ts_proc_config;
 
 #define TS_PROC_KEY_COMMIT_INTERVAL_MS(owner, field, flags)                                        \

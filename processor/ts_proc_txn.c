@@ -162,7 +162,7 @@ ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size)
     rd_kafka_conf_set_dr_msg_cb(pc, ts_proc_dr_cb);
     rd_kafka_conf_set_stats_cb(pc, ts_proc_stats_cb);
     rd_kafka_conf_set_opaque(pc, p);
-    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
+    p->producer = ts_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof(msg));
     if (!p->producer) {
         rd_kafka_conf_destroy(pc);
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the producer: %s",

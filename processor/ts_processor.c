@@ -669,7 +669,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     rd_kafka_conf_set_rebalance_cb(cc, ts_proc_rebalance_cb);
     rd_kafka_conf_set_stats_cb(cc, ts_proc_stats_cb);
     rd_kafka_conf_set_opaque(cc, p);
-    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, msg, sizeof(msg));
+    p->consumer = ts_kafka_new(RD_KAFKA_CONSUMER, cc, msg, sizeof(msg));
     if (!p->consumer) {
         err = ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot create the consumer: %s", msg);
         goto fail;

@@ -131,6 +131,7 @@ const ts_conf_prop ts_pconf_props[] = {
      0},
     {"synthetic.step.ms", TS_CONF_INT, F(syn_step_ms), "10", 0, DAY_MS, NULL,
      "With synthetic.start.ms: how far the simulated clock moves per post.", 0},
+    TS_CONF_KEY_MSK_IAM(ts_pconf, iam),
     {NULL},
 };
 

@@ -16,6 +16,7 @@
 #include "ts_backoff.h"
 #include "ts_config.h"
 #include "ts_err.h"
+#include "ts_msk_iam.h"
 
 #include <stdint.h>
 
@@ -87,6 +88,8 @@ typedef struct ts_pconf {
     int64_t syn_tags_per_post;
     int64_t syn_start_ms;
     int64_t syn_step_ms;
+
+    ts_msk_iam_conf iam;
 
     /* derived by ts_pconf_finish */
     double zipf_s;

@@ -4,6 +4,7 @@
 #include "ts_kafka.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
+#include "ts_msk_iam.h"
 #include "ts_pconf.h"
 #include "ts_pstats.h"
 #include "ts_sink.h"
@@ -51,7 +52,8 @@ static void ts_producer_usage(FILE *fp)
         "generator), extracts their hashtags and writes them to a Kafka topic, one\n"
         "record per hashtag. Settings come from the file, then TAGSTREAM_<KEY> environment\n"
         "variables (dots as underscores), then the flags. Tokens: BEARER_TOKEN (X),\n"
-        "MASTODON_TOKEN (Mastodon).\n"
+        "MASTODON_TOKEN (Mastodon). --msk-iam-check prints the AWS identity and token\n"
+        "expiry msk.iam=true would use (never a secret) and exits.\n"
         "\n"
         "keys:\n");
     ts_conf_print_help(ts_pconf_props, fp);
@@ -105,7 +107,7 @@ static int ts_producer_health(void *opaque, ts_buf *detail)
     ts_buf_printf(detail, "\"source\":\"%s\"", ts_pconf_source_name(p->conf.source));
     if (ts_kafka_health_detail(detail) && !atomic_load(&p->stats.kafka_connected))
         return 0; /* refused by the brokers: it exits at startup.timeout.ms */
-    return alive;
+    return ts_msk_iam_health(detail) && alive;
 }
 
 static int ts_producer_ready(void *opaque, ts_buf *detail)
@@ -225,6 +227,8 @@ static ts_err ts_producer_metrics(ts_producer *p)
         err = ts_metrics_add_collector(p->metrics, "tagstream_producer_kafka_connected",
                                        "1 while the brokers answer the producer.", "gauge",
                                        ts_producer_collect_kafka, &p->stats);
+    if (!err)
+        err = ts_msk_iam_metrics(p->metrics);
     return err;
 }
 
@@ -240,7 +244,7 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
 {
     static ts_producer p; /* large; one per process */
     char err[1024] = "";
-    int help = 0, rc = 0, left = 0;
+    int help = 0, rc = 0, left = 0, iam_check = 0;
     ts_source_env env;
     ts_err e;
 
@@ -250,6 +254,13 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         if (!strcmp(argv[i], "--help-markdown")) {
             ts_conf_print_markdown(ts_pconf_props, stdout);
             return 0;
+        }
+        /* the configuration as the service reads it, then the check */
+        if (!strcmp(argv[i], "--msk-iam-check")) {
+            iam_check = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            i--;
         }
     }
     if (ts_conf_init(&p.raw, ts_pconf_props, &p.conf, err, sizeof(err)))
@@ -261,6 +272,10 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
     }
     if (help) {
         ts_producer_usage(stdout);
+        goto out_conf;
+    }
+    if (iam_check) {
+        rc = ts_msk_iam_check(&p.raw, stdout);
         goto out_conf;
     }
     ts_log_set_level((ts_log_level)p.conf.log_level);

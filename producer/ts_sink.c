@@ -113,7 +113,7 @@ ts_sink *ts_sink_new(const ts_pconf *conf, const ts_conf *raw, ts_pstats *stats,
     rd_kafka_conf_set_opaque(kc, s);
     rd_kafka_conf_set_dr_msg_cb(kc, ts_sink_dr);
     rd_kafka_conf_set_error_cb(kc, ts_sink_error);
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, msg, sizeof(msg));
+    s->rk = ts_kafka_new(RD_KAFKA_PRODUCER, kc, msg, sizeof(msg));
     if (!s->rk) {
         rd_kafka_conf_destroy(kc);
         ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create the Kafka producer: %s", msg);

@@ -75,7 +75,7 @@ ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *to
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     }
     r->batch_records = batch_records > 0 ? batch_records : 10000;
-    r->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, msg, sizeof(msg));
+    r->consumer = ts_kafka_new(RD_KAFKA_CONSUMER, kc, msg, sizeof(msg));
     if (!r->consumer) {
         rd_kafka_conf_destroy(kc);
         free(r->topic);

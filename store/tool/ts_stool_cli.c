@@ -87,6 +87,7 @@ const char ts_stool_usage[] =
     "verify:\n"
     "  --bootstrap-servers HOSTS  Kafka brokers (required)\n"
     "  -X kafka.KEY=VALUE         librdkafka property (security, SASL, TLS)\n"
+    "  -X msk.iam=true            MSK IAM authentication (also msk.iam.region, ...)\n"
     "  --timeout-ms MS            bound on reading one changelog partition (default 60000)\n"
     "\n"
     "exit codes: 0 ok, 1 verify found differences, 2 usage, 3 no such directory,\n"
@@ -242,7 +243,8 @@ static int ts_stool_option(ts_stool *c, int id, const char *name, const char *v)
     return 0;
 }
 
-/* -X key=value: a librdkafka property, with or without the "kafka." prefix. */
+/* -X key=value: a librdkafka property, with or without the "kafka." prefix,
+ * or one of the msk.iam keys. */
 static int ts_stool_passthrough(ts_stool *c, const char *kv)
 {
     const char *eq = kv ? strchr(kv, '=') : NULL;
@@ -252,7 +254,8 @@ static int ts_stool_passthrough(ts_stool *c, const char *kv)
     if (!eq || eq == kv || (size_t)(eq - kv) + 7 >= sizeof(key))
         return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "-X needs kafka.key=value, got \"%s\"",
                              kv ? kv : "");
-    snprintf(key, sizeof(key), "%s%.*s", strncmp(kv, "kafka.", 6) ? "kafka." : "", (int)(eq - kv),
+    snprintf(key, sizeof(key), "%s%.*s",
+             strncmp(kv, "kafka.", 6) && strncmp(kv, "msk.", 4) ? "kafka." : "", (int)(eq - kv),
              kv);
     if (ts_conf_set(&c->conf, key, eq + 1, TS_CONF_SRC_FLAG, err, sizeof(err)))
         return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "-X %s", err);

@@ -28,6 +28,7 @@
 #define TS_STOOL_INT_H
 
 #include "ts_config.h"
+#include "ts_msk_iam.h"
 #include "ts_store.h"
 #include "ts_store_tool.h"
 
@@ -95,7 +96,8 @@ typedef struct ts_stool {
     const char *bootstrap;
     int64_t timeout_ms;
     const char *scratch_base;
-    ts_conf conf; /* kafka.* passthrough */
+    ts_conf conf; /* kafka.* passthrough and msk.iam* */
+    ts_msk_iam_conf iam;
 
     /* state */
     char *app_dir;

@@ -12,7 +12,7 @@
 
 int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err)
 {
-    static const ts_conf_prop no_props[] = {{NULL}};
+    static const ts_conf_prop props[] = {TS_CONF_KEY_MSK_IAM(ts_stool, iam), {NULL}};
     ts_stool c;
     char cerr[256];
     int rc = 0;
@@ -25,7 +25,7 @@ int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err)
     c.from = INT64_MIN;
     c.to = INT64_MAX;
     c.timeout_ms = 60000;
-    if (ts_conf_init(&c.conf, no_props, &c, cerr, sizeof(cerr))) {
+    if (ts_conf_init(&c.conf, props, &c, cerr, sizeof(cerr))) {
         fprintf(err, "tagstream-store: %s\n", cerr);
         return TS_STORE_TOOL_FAILED;
     }

@@ -187,7 +187,7 @@ static ts_err ts_verify_consumer(ts_verify *v)
     rd_kafka_conf_set_log_cb(kc, ts_verify_log_cb);
     rd_kafka_conf_set_error_cb(kc, ts_verify_error_cb);
     rd_kafka_conf_set_opaque(kc, &v->k);
-    v->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, msg, sizeof(msg));
+    v->rk = ts_kafka_new(RD_KAFKA_CONSUMER, kc, msg, sizeof(msg));
     if (!v->rk) {
         rd_kafka_conf_destroy(kc);
         return ts_seterr(TS_ERR_KAFKA, v->errstr, v->errstr_size, "cannot create a consumer: %s",

@@ -15,6 +15,15 @@ set_tests_properties(test_msk_iam PROPERTIES LABELS "unit;msk_iam")
 add_executable(msk_iam_token msk_iam/msk_iam_token.c)
 target_link_libraries(msk_iam_token PRIVATE ts_common)
 
+# The operator check prints the identity and expiries, never the secret.
+add_test(NAME msk_iam_check
+  COMMAND env AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+    AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_SESSION_TOKEN=SeSsIoNtOkEn
+    $<TARGET_FILE:tagstream-processor> --msk-iam-check --msk.iam true --msk.iam.region eu-west-1)
+set_tests_properties(msk_iam_check PROPERTIES LABELS msk_iam
+  PASS_REGULAR_EXPRESSION "access key:  \\*+MPLE \\(temporary, with a session token\\).*token:       [0-9]+ characters, for kafka-cluster:Connect, expires"
+  FAIL_REGULAR_EXPRESSION "wJalrXUtnFEMI|EXAMPLEKEY|SeSsIoNtOkEn|AKIAIOSFODNN7")
+
 # Not in sanitizer builds: the plain build runs the same comparison.
 if(TS_SANITIZE)
   return()
@@ -29,3 +38,4 @@ add_test(NAME msk_iam_vs_aws_signer
     $<TARGET_FILE:msk_iam_token>)
 set_tests_properties(msk_iam_vs_aws_signer PROPERTIES FIXTURES_REQUIRED msk_iam_signer
   LABELS msk_iam TIMEOUT 120)
+

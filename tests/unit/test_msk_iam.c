@@ -160,7 +160,7 @@ typedef struct owner {
     ts_msk_iam_conf iam;
 } owner;
 
-static const ts_conf_prop props[] = {TS_MSK_IAM_PROPS(owner, iam), {NULL}};
+static const ts_conf_prop props[] = {TS_CONF_KEY_MSK_IAM(owner, iam), {NULL}};
 
 Test(msk_iam, settings_from_the_table_and_the_environment)
 {
