@@ -296,8 +296,58 @@ def resources(t, rtype):
     return {k: v for k, v in t["Resources"].items() if v["Type"] == rtype}
 
 
+def branches(items):
+    """Entries of a list whose items may be Fn::If: (condition, item) pairs,
+    the condition None for an unconditional item; AWS::NoValue left out."""
+    out = []
+    for e in items:
+        if isinstance(e, dict) and "Fn::If" in e:
+            cond, yes, no = e["Fn::If"]
+            out += [(cond, v) for v in (yes, no) if v != {"Ref": "AWS::NoValue"}]
+        else:
+            out.append((None, e))
+    return out
+
+
 def env_of(container):
-    return {e["Name"]: e.get("Value") for e in container.get("Environment", [])}
+    return {e["Name"]: e.get("Value") for _, e in branches(container.get("Environment", []))}
+
+
+def env_conditions(container, key):
+    return {cond for cond, e in branches(container.get(key, [])) + branches(container.get("Secrets", []))
+            if e.get("Name") in ("TAGSTREAM_MSK_IAM", "TAGSTREAM_KAFKA_SASL_PASSWORD", "SASL_PASSWORD")}
+
+
+# Where an MSK IAM policy may point: the cluster, and the application's own
+# topics, group and transactional ids (no wildcard beyond its prefix).
+MSK_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:kafka:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+                     r"(topic|group|transactional-id)/\$\{Path\}/"
+                     r"(twitter_input|twitter_output|\$\{ApplicationId\}(-\*|-repartition)?)$")
+
+
+def msk_policy_problems(app):
+    """The kafka-cluster statements of the app's roles that grant more than
+    least privilege, as messages; and the roles that have any."""
+    problems, roles = [], set()
+    for rname, role in resources(app, "AWS::IAM::Role").items():
+        for _, pol in branches(role["Properties"].get("Policies", [])):
+            for _, st in branches(pol["PolicyDocument"]["Statement"]):
+                acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                if not any(a.startswith("kafka-cluster:") for a in acts):
+                    continue
+                roles.add(rname)
+                for a in acts:
+                    if "*" in a or not a.startswith("kafka-cluster:"):
+                        problems.append(f"{rname}: action {a}")
+                res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+                for r in res:
+                    if r == {"Fn::ImportValue": {"Fn::Sub": "${BaseStackName}-MskClusterArn"}}:
+                        continue
+                    sub = r.get("Fn::Sub") if isinstance(r, dict) else None
+                    if not (isinstance(sub, list) and MSK_ARN.match(sub[0])
+                            and sub[1] == {"Path": {"Fn::ImportValue": {"Fn::Sub": "${BaseStackName}-MskClusterPath"}}}):
+                        problems.append(f"{rname}: resource {json.dumps(r)}")
+    return problems, roles
 
 
 def cmd_cfn(args):
@@ -324,11 +374,16 @@ def cmd_cfn(args):
     base = cfn_yaml.load(base_path)
     app = cfn_yaml.load(app_path)
 
-    # MSK: three brokers, TLS, SCRAM only, the replication settings.
+    # MSK: three brokers, TLS, IAM (default) or SCRAM, the replication settings.
     (msk,) = resources(base, "AWS::MSK::Cluster").values()
     p = msk["Properties"]
     check(p["NumberOfBrokerNodes"] == 3, "MSK: not 3 brokers")
-    check(p["ClientAuthentication"]["Sasl"]["Scram"]["Enabled"] is True, "MSK: SCRAM off")
+    for t in (base, app):
+        am = t["Parameters"]["AuthMode"]
+        check(am["Default"] == "IAM" and am["AllowedValues"] == ["IAM", "SCRAM"], "AuthMode: not IAM by default or SCRAM")
+    sasl = p["ClientAuthentication"]["Sasl"]
+    check(sasl["Iam"]["Enabled"] == {"Fn::If": ["IamAuth", True, False]}, "MSK: IAM not on with AuthMode IAM")
+    check(sasl["Scram"]["Enabled"] == {"Fn::If": ["ScramAuth", True, False]}, "MSK: SCRAM not on with AuthMode SCRAM")
     check(p["ClientAuthentication"]["Unauthenticated"]["Enabled"] is False, "MSK: unauthenticated access on")
     check(p["EncryptionInfo"]["EncryptionInTransit"]["ClientBroker"] == "TLS", "MSK: clients not on TLS only")
     check(len(p["BrokerNodeGroupInfo"]["ClientSubnets"]) == 3, "MSK: not in three subnets")
@@ -355,8 +410,9 @@ def cmd_cfn(args):
     check(base["Resources"][key]["Type"] == "AWS::KMS::Key", "the SCRAM secret is not under a customer managed key")
     (assoc,) = resources(base, "AWS::MSK::BatchScramSecret").values()
     check(assoc["Properties"]["SecretArnList"] == [{"Ref": sname}], "the SCRAM secret is not associated")
+    check(secret.get("Condition") == assoc.get("Condition") == "ScramAuth", "the SCRAM secret exists with AuthMode IAM")
 
-    # The brokers accept 9096 from the task security group, nothing else.
+    # The brokers accept 9098 (IAM) or 9096 (SCRAM) from the task security group, nothing else.
     msk_sgs = [sg["Ref"] for sg in p["BrokerNodeGroupInfo"]["SecurityGroups"]]
     for sg in msk_sgs:
         check("SecurityGroupIngress" not in base["Resources"][sg]["Properties"], f"{sg}: inline ingress rules")
@@ -364,7 +420,8 @@ def cmd_cfn(args):
              if r["Properties"]["GroupId"].get("Ref") in msk_sgs]
     check(rules, "no ingress rule for the brokers")
     for r in rules:
-        check(r["FromPort"] == 9096 and r["ToPort"] == 9096, f"broker ingress on ports {r['FromPort']}-{r['ToPort']}")
+        port = {"Fn::If": ["IamAuth", 9098, 9096]}
+        check(r["FromPort"] == port and r["ToPort"] == port, f"broker ingress on ports {r['FromPort']}-{r['ToPort']}")
         check(r.get("SourceSecurityGroupId", {}).get("Ref") == "TaskSecurityGroup", "broker ingress not from the tasks")
         check("CidrIp" not in r, "broker ingress from an address range")
 
@@ -394,8 +451,13 @@ def cmd_cfn(args):
             check(lc["LogDriver"] == "awslogs", f"{name}: not awslogs")
             group = lc["Options"]["awslogs-group"]["Ref"]
             check("RetentionInDays" in app["Resources"][group]["Properties"], f"{group}: no retention")
-            secrets = {s["Name"] for s in c.get("Secrets", []) if "Name" in s}
+            secrets = {s["Name"] for _, s in branches(c.get("Secrets", [])) if "Name" in s}
             check(secrets & {"TAGSTREAM_KAFKA_SASL_PASSWORD", "SASL_PASSWORD"}, f"{name}: SASL password not a secret")
+            if name != "KafkaAdminTaskDefinition":
+                check(env_conditions(c, "Environment") == {"IamAuth", "ScramAuth"},
+                      f"{name}: not msk.iam with AuthMode IAM and the SCRAM password with SCRAM")
+            role = td["Properties"].get("TaskRoleArn", {}).get("Fn::If", [None, {}])[1].get("Fn::GetAtt", [None])[0]
+            check(role in app["Resources"], f"{name}: no task role for AuthMode IAM")
             check(not {k for k in env_of(c) if "PASSWORD" in k or "TOKEN" in k}, f"{name}: a credential in plain env")
             if name != "KafkaAdminTaskDefinition":
                 hc = c["HealthCheck"]["Command"]
@@ -412,7 +474,14 @@ def cmd_cfn(args):
     spec = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
     check(spec["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization", "autoscaling not on CPU")
     check(len(resources(app, "AWS::CloudWatch::Alarm")) >= 3, "fewer than three alarms")
-    print(f"cfn: {len(paths)} templates lint clean; MSK, secrets, network, services and scaling as documented")
+    problems, roles = msk_policy_problems(app)
+    check(not problems, f"MSK IAM policies beyond least privilege: {problems}")
+    check(len(roles) == 3, f"kafka-cluster permissions in {sorted(roles)}, not the processor, producer and admin task roles")
+    # and the check does find a wildcard
+    wild = json.loads(json.dumps(app).replace("kafka-cluster:AlterGroup", "kafka-cluster:*", 1))
+    check(msk_policy_problems(wild)[0], "the least-privilege check missed kafka-cluster:*")
+    print(f"cfn: {len(paths)} templates lint clean; MSK (IAM or SCRAM), secrets, least-privilege MSK IAM policies, "
+          "network, services and scaling as documented")
 
 
 # -------------------------------------------------------------------- Compose
