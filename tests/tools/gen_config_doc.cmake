@@ -32,6 +32,17 @@ consumer group is `application.id`, and its producer's `transactional.id`
 and transaction timeout come from its own keys. A `kafka.` key that names
 one of them is ignored, with a warning in the log.
 
+`msk.iam=true` authenticates to Amazon MSK with IAM: SASL/OAUTHBEARER over
+TLS (it sets `kafka.security.protocol=SASL_SSL` and
+`kafka.sasl.mechanisms=OAUTHBEARER` unless given) with a SigV4-signed token
+for `kafka-cluster:Connect`, made from the AWS credentials of the
+environment, the ECS task role or EC2 instance metadata, and renewed before
+it or the credentials expire. `msk.iam.region` (or `AWS_REGION`) is the
+cluster's region. `--msk-iam-check`, with the rest of the configuration,
+prints the identity and the expiries it would use and exits; `tagstream-store
+verify` takes the same keys as `-X msk.iam=true`. docs/DEPLOYMENT.md explains
+the IAM permissions.
+
 ## tagstream-processor
 
 ${PROCESSOR_TABLE}
