@@ -230,7 +230,7 @@ static void ts_iam_log_ok(const rd_kafka_t *rk, const ts_aws_creds *c, int64_t l
     ts_log_ev *ev;
 
     ts_aws_creds_masked_key(c, masked, sizeof(masked));
-    ev = ts_log_begin(attempt > 1 ? TS_LOG_INFO : TS_LOG_DEBUG, "msk_iam", "token refreshed");
+    ev = ts_log_begin(TS_LOG_INFO, "msk_iam", "token refreshed");
     ts_log_cstr(ev, "client", rk ? rd_kafka_name(rk) : "");
     ts_log_cstr(ev, "credentials", c->source);
     ts_log_cstr(ev, "access_key_id", masked);

@@ -508,7 +508,7 @@ static char *read_file(const char *path)
 }
 
 /*
- * Credentials from a fake ECS endpoint with short lifetimes (6 s, then 14 s
+ * Credentials from a fake ECS endpoint with short lifetimes (4 s, then 9 s
  * from the start): each token's lifetime ends with its credentials, so
  * librdkafka asks for a new token at 80% of it, and the credentials are
  * loaded again. The third load fails twice (HTTP 500, 2 attempts): the
@@ -520,8 +520,8 @@ Test(msk_iam, refresh_with_short_lifetimes_and_a_failing_endpoint, .timeout = 18
 {
     fakehttp *f = fh_start();
     int64_t t0 = fh_wall_ms();
-    fh_part good1 = {ecs_json(t0 + 6000, "ASIAFIRSTEXAMPLE"), 0, 0};
-    fh_part good2 = {ecs_json(t0 + 14000, "ASIASECONDEXAMPLE"), 0, 0};
+    fh_part good1 = {ecs_json(t0 + 4000, "ASIAFIRSTEXAMPLE"), 0, 0};
+    fh_part good2 = {ecs_json(t0 + 9000, "ASIASECONDEXAMPLE"), 0, 0};
     fh_part good3 = {ecs_json(t0 + 3600000, "ASIATHIRDEXAMPLE"), 0, 0};
     fh_part oops = {"{\"message\":\"agent restarting\"}", 0, 0};
     fh_response script[] = {
