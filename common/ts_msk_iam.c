@@ -323,15 +323,21 @@ static void ts_iam_collect_expiry(void *opaque, ts_buf *out)
     pthread_mutex_unlock(&ts_iam.lock);
 }
 
-ts_err ts_msk_iam_metrics(ts_metrics *m)
+int ts_msk_iam_enabled(void)
 {
     int on;
-    ts_err err;
 
     pthread_mutex_lock(&ts_iam.lock);
     on = ts_iam.enabled;
     pthread_mutex_unlock(&ts_iam.lock);
-    if (!on)
+    return on;
+}
+
+ts_err ts_msk_iam_metrics(ts_metrics *m)
+{
+    ts_err err;
+
+    if (!ts_msk_iam_enabled())
         return TS_OK;
     err = ts_metrics_add_collector(m, "tagstream_msk_iam_token_refreshes_total",
                                    "MSK IAM token refreshes, by result (error: after the retries).",

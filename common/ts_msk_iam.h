@@ -112,6 +112,9 @@ ts_err ts_msk_iam_token(const ts_aws_creds *creds, const char *region, const cha
  */
 void ts_msk_iam_refresh_cb(rd_kafka_t *rk, const char *oauthbearer_config, void *opaque);
 
+/* 1 once a client of the process was configured with msk.iam=true. */
+int ts_msk_iam_enabled(void);
+
 /* Register tagstream_msk_iam_* metrics in `m` (no-op when IAM is off). */
 ts_err ts_msk_iam_metrics(ts_metrics *m);
 
