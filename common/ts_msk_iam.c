@@ -207,9 +207,10 @@ static ts_err ts_iam_attempt(ts_buf *token, int64_t *lifetime_ms, ts_aws_creds *
             ts_iam.creds_loaded_ms = now;
         pthread_mutex_unlock(&ts_iam.lock);
         if (c.expires_ms && c.expires_ms <= now) {
+            err = ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                            "the %s credentials have already expired", c.source);
             ts_aws_creds_clear(&c);
-            return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
-                             "the %s credentials have already expired", c.source);
+            return err;
         }
     }
     err = ts_msk_iam_token(&c, s.region, s.host, now / 1000, NULL, token, &tok_exp, errstr,
