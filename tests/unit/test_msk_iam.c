@@ -600,3 +600,50 @@ Test(msk_iam, refresh_with_short_lifetimes_and_a_failing_endpoint, .timeout = 18
     ts_conf_destroy(&conf);
     fh_stop(f);
 }
+
+static int refresh_failed(void *arg)
+{
+    ts_buf d = TS_BUF_INIT;
+    int failed;
+
+    (void)arg;
+    ts_msk_iam_health(&d);
+    ts_buf_putc(&d, '\0');
+    failed = strstr(d.data, "\"refresh_failing\":true") != NULL;
+    ts_buf_free(&d);
+    return failed;
+}
+
+/* Credentials that have expired already: the refresh fails, and says so. */
+Test(msk_iam, expired_credentials_fail_the_refresh)
+{
+    fakehttp *f = fh_start();
+    fh_part body = {ecs_json(fh_wall_ms() - 60000, "ASIAEXPIREDEXAMPLE"), 0, 0};
+    fh_response r[] = {{200, "Content-Type: application/json\n", &body, 1, FH_END_CLOSE}};
+    char url[128], err[256] = "";
+    owner o;
+    ts_conf conf;
+    rd_kafka_conf_t *kc;
+    rd_kafka_t *rk;
+    ts_buf d = TS_BUF_INIT;
+
+    fh_route(f, "GET", "/creds", r, 1);
+    snprintf(url, sizeof(url), "%s/creds", fh_url(f));
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+    ts_msk_iam_set_retry(1, 1);
+    cr_assert_eq(ts_conf_init(&conf, props, &o, err, sizeof(err)), TS_OK, "%s", err);
+    ts_conf_set(&conf, "msk.iam", "true", TS_CONF_SRC_FLAG, err, sizeof(err));
+    ts_conf_set(&conf, "msk.iam.region", "eu-west-1", TS_CONF_SRC_FLAG, err, sizeof(err));
+    kc = ts_kafka_conf_new(&conf, "127.0.0.1:1", NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(kc, "%s", err);
+    rk = ts_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
+    cr_assert_not_null(rk, "%s", err);
+    cr_assert(wait_for(refresh_failed, NULL, 30000), "the refresh did not fail");
+    cr_expect_eq(ts_msk_iam_health(&d), 0);
+    ts_buf_putc(&d, '\0');
+    cr_expect(strstr(d.data, "the ecs credentials have already expired") != NULL, "%s", d.data);
+    rd_kafka_destroy(rk);
+    ts_buf_free(&d);
+    ts_conf_destroy(&conf);
+    fh_stop(f);
+}
