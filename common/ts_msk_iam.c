@@ -334,11 +334,12 @@ int ts_msk_iam_enabled(void)
     return on;
 }
 
-ts_err ts_msk_iam_metrics(ts_metrics *m)
+ts_err ts_msk_iam_metrics(ts_metrics *m, const ts_conf *conf)
 {
+    const int *on = ts_iam_field(conf, "msk.iam", TS_CONF_BOOL);
     ts_err err;
 
-    if (!ts_msk_iam_enabled())
+    if (!on || !*on)
         return TS_OK;
     err = ts_metrics_add_collector(m, "tagstream_msk_iam_token_refreshes_total",
                                    "MSK IAM token refreshes, by result (error: after the retries).",

@@ -115,8 +115,9 @@ void ts_msk_iam_refresh_cb(rd_kafka_t *rk, const char *oauthbearer_config, void 
 /* 1 once a client of the process was configured with msk.iam=true. */
 int ts_msk_iam_enabled(void);
 
-/* Register tagstream_msk_iam_* metrics in `m` (no-op when IAM is off). */
-ts_err ts_msk_iam_metrics(ts_metrics *m);
+/* Register tagstream_msk_iam_* metrics in `m` when `conf` says msk.iam=true
+ * (no-op otherwise); may be called before any client exists. */
+ts_err ts_msk_iam_metrics(ts_metrics *m, const ts_conf *conf);
 
 /*
  * For /health: returns 0 (unhealthy) only when IAM is on, the last refresh

@@ -145,7 +145,7 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (ts_msk_iam_metrics(metrics)) {
+    if (ts_msk_iam_metrics(metrics, &conf)) {
         ts_logf(TS_LOG_ERROR, "processor", "cannot set up the metrics: out of memory");
         rc = 1;
         goto out;

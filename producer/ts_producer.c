@@ -228,7 +228,7 @@ static ts_err ts_producer_metrics(ts_producer *p)
                                        "1 while the brokers answer the producer.", "gauge",
                                        ts_producer_collect_kafka, &p->stats);
     if (!err)
-        err = ts_msk_iam_metrics(p->metrics);
+        err = ts_msk_iam_metrics(p->metrics, &p->raw);
     return err;
 }
 

@@ -557,7 +557,7 @@ Test(msk_iam, refresh_with_short_lifetimes_and_a_failing_endpoint, .timeout = 18
     kc = ts_kafka_conf_new(&conf, "127.0.0.1:1", NULL, NULL, err, sizeof(err));
     cr_assert_not_null(kc, "%s", err);
     m = ts_metrics_new();
-    cr_assert_eq(ts_msk_iam_metrics(m), TS_OK);
+    cr_assert_eq(ts_msk_iam_metrics(m, &conf), TS_OK);
     /* no poll call anywhere: the background thread serves the refreshes */
     rk = ts_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
     cr_assert_not_null(rk, "%s", err);
