@@ -39,3 +39,8 @@ add_test(NAME msk_iam_vs_aws_signer
 set_tests_properties(msk_iam_vs_aws_signer PROPERTIES FIXTURES_REQUIRED msk_iam_signer
   LABELS msk_iam TIMEOUT 120)
 
+
+# End to end through the local cluster's IAM listener (infra/local/kafka).
+ts_integration_test(test_msk_iam_broker ts_fakehttp ts_common)
+add_dependencies(test_msk_iam_broker tagstream-processor tagstream-producer)
+set_tests_properties(test_msk_iam_broker PROPERTIES LABELS msk_iam TIMEOUT 600)
