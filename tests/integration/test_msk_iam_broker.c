@@ -406,3 +406,54 @@ Test(msk_iam_broker, tokens_signed_wrong_expired_or_for_another_host_are_refused
     printf("refused: wrong secret: %s\nrefused: expired: %s\nrefused: other host: %s\n",
            wrong.error, expired.error, other.error);
 }
+
+/* The processor with keys whose secret is wrong: its log names the broker's
+ * reason, and holds no secret. */
+Test(msk_iam_broker, the_processor_stops_with_the_brokers_reason_on_a_wrong_secret, .timeout = 120)
+{
+    char *u = tk_unique("iam-refused"), bs[256], ca[512], cafile[600], state[256], in[128],
+         out[128];
+    const char *args[] = {"--bootstrap.servers",
+                          bs,
+                          "--msk.iam",
+                          "true",
+                          "-X",
+                          cafile,
+                          "--application.id",
+                          u,
+                          "--state.dir",
+                          state,
+                          "--input.topic",
+                          in,
+                          "--output.topic",
+                          out,
+                          "--replication.factor",
+                          "1",
+                          "--http.listen",
+                          "",
+                          NULL};
+    tk_proc p;
+    int st;
+
+    cluster_file("bootstrap-IAM", bs, sizeof(bs));
+    cluster_file("tls/ca.crt", ca, sizeof(ca));
+    snprintf(cafile, sizeof(cafile), "kafka.ssl.ca.location=%s", ca);
+    snprintf(state, sizeof(state), "/tmp/%s-state", u);
+    snprintf(in, sizeof(in), "%s-in", u);
+    snprintf(out, sizeof(out), "%s-out", u);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    setenv("AWS_REGION", REGION, 1);
+    setenv("AWS_ACCESS_KEY_ID", ADMIN_KEY, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-key-of-this-access-key-id", 1);
+    p = tk_proc_start("tagstream-processor", args);
+    cr_expect(tk_proc_wait_log(&p, "signature does not match", 60000), "no reason (log %s)", p.log);
+    /* it is then waiting in init_transactions, which bounds itself (60 s) */
+    st = tk_proc_stop(&p, SIGKILL, 10000);
+    cr_expect(st != -1, "the processor did not stop (log %s)", p.log);
+    cr_expect(!tk_proc_log_has(&p, "not-the-secret-key"), "the secret in the log");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    ts_fs_remove_tree(state, NULL, 0);
+    free(u);
+}
