@@ -47,6 +47,9 @@ static const char *ts_kafka_denied_hint(rd_kafka_resp_err_t err)
     switch (err) {
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
     case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        if (ts_msk_iam_enabled())
+            return "check the AWS credentials, msk.iam.region and msk.iam.host: "
+                   "--msk-iam-check shows what is used";
         if (ts_kafka_scram_limit(rd_kafka_version(), atomic_load(&ts_kafka_mechanisms)))
             return "check kafka.sasl.username and kafka.sasl.password, but this librdkafka "
                    "is refused by Kafka 4.x brokers even with the right password: see the "
