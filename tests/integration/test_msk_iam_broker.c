@@ -162,6 +162,25 @@ static size_t decode(const tk_records *r, char **out)
     return r->n;
 }
 
+/* The port of a process's HTTP endpoint, from its log. */
+static int http_port(const tk_proc *p)
+{
+    char line[4096];
+    const char *at;
+    int port = 0;
+    FILE *fp;
+
+    cr_assert(tk_proc_wait_log(p, "HTTP endpoint on port ", 30000), "no HTTP endpoint (log %s)",
+              p->log);
+    fp = fopen(p->log, "r");
+    cr_assert_not_null(fp);
+    while (!port && fgets(line, sizeof(line), fp))
+        if ((at = strstr(line, "HTTP endpoint on port ")))
+            port = atoi(at + 22);
+    fclose(fp);
+    return port;
+}
+
 static void run_producer(const char *bs, const char *ca, const char *topic, const char *file,
                          const char *creds_url)
 {
@@ -180,6 +199,8 @@ static void run_producer(const char *bs, const char *ca, const char *topic, cons
                           file,
                           "--http.listen",
                           "",
+                          "--startup.timeout.ms",
+                          "5000",
                           NULL};
     tk_proc p;
     int st;
@@ -255,7 +276,7 @@ Test(msk_iam_broker, producer_and_processor_through_iam_across_token_refreshes, 
                               "--replication.factor",
                               "1",
                               "--http.listen",
-                              "",
+                              "127.0.0.1:0",
                               "-Xkafka.session.timeout.ms=10000",
                               NULL};
         snprintf(cafile, sizeof(cafile), "kafka.ssl.ca.location=%s", ca);
@@ -271,6 +292,24 @@ Test(msk_iam_broker, producer_and_processor_through_iam_across_token_refreshes, 
         usleep(100 * 1000);
     cr_assert_gt(broker_sign_ins("(key " PROCESSOR_KEY2), 0,
                  "the processor never signed in with its refreshed keys (log %s)", proc.log);
+    /* /metrics counts the refreshes, /health shows their state */
+    {
+        int port = http_port(&proc);
+        char *body = NULL;
+
+        cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
+        cr_expect_geq(fh_metric(body, "tagstream_msk_iam_token_refreshes_total{result=\"ok\"}"), 2,
+                      "%s", body);
+        cr_expect_eq(fh_metric(body, "tagstream_msk_iam_token_refreshes_total{result=\"error\"}"),
+                     0, "%s", body);
+        free(body);
+        body = NULL;
+        cr_assert_eq(fh_http_get(port, "/health", &body), 200);
+        cr_expect(strstr(body, "\"msk_iam\":{\"token_expires_ms\":") &&
+                      strstr(body, "\"refresh_failing\":false"),
+                  "%s", body);
+        free(body);
+    }
     /* then more windows, counted over the sessions of the refreshed tokens */
     write_input(file2, base, 10, 4);
     nwant = expected(base, 10, 4, want, nwant);
@@ -407,8 +446,8 @@ Test(msk_iam_broker, tokens_signed_wrong_expired_or_for_another_host_are_refused
            wrong.error, expired.error, other.error);
 }
 
-/* The processor with keys whose secret is wrong: its log names the broker's
- * reason, and holds no secret. */
+/* The processor with keys whose secret is wrong: it stops, with one line
+ * that names the broker's reason and where to look, and no secret. */
 Test(msk_iam_broker, the_processor_stops_with_the_brokers_reason_on_a_wrong_secret, .timeout = 120)
 {
     char *u = tk_unique("iam-refused"), bs[256], ca[512], cafile[600], state[256], in[128],
@@ -431,6 +470,8 @@ Test(msk_iam_broker, the_processor_stops_with_the_brokers_reason_on_a_wrong_secr
                           "1",
                           "--http.listen",
                           "",
+                          "--startup.timeout.ms",
+                          "5000",
                           NULL};
     tk_proc p;
     int st;
@@ -447,10 +488,11 @@ Test(msk_iam_broker, the_processor_stops_with_the_brokers_reason_on_a_wrong_secr
     setenv("AWS_ACCESS_KEY_ID", ADMIN_KEY, 1);
     setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-key-of-this-access-key-id", 1);
     p = tk_proc_start("tagstream-processor", args);
-    cr_expect(tk_proc_wait_log(&p, "signature does not match", 60000), "no reason (log %s)", p.log);
-    /* it is then waiting in init_transactions, which bounds itself (60 s) */
-    st = tk_proc_stop(&p, SIGKILL, 10000);
-    cr_expect(st != -1, "the processor did not stop (log %s)", p.log);
+    st = tk_proc_wait(&p, 90000);
+    cr_assert(st != -1, "the processor kept retrying (log %s)", p.log);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "status %d (log %s)", st, p.log);
+    cr_expect(tk_proc_log_has(&p, "signature does not match"), "no reason (log %s)", p.log);
+    cr_expect(tk_proc_log_has(&p, "--msk-iam-check"), "no hint (log %s)", p.log);
     cr_expect(!tk_proc_log_has(&p, "not-the-secret-key"), "the secret in the log");
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
