@@ -9,7 +9,7 @@ endif()
 # The drill's own generator, expected output and comparison (no broker).
 add_executable(test_drill_check drill/test_drill_check.c)
 target_link_libraries(test_drill_check PRIVATE ts_drill PkgConfig::CRITERION)
-add_test(NAME test_drill_check COMMAND test_drill_check --jobs 1 -q)
+add_test(NAME test_drill_check COMMAND test_drill_check --jobs 1)
 set_tests_properties(test_drill_check PROPERTIES LABELS unit TIMEOUT 120)
 
 # A drill on the 1-broker test cluster (CTest fixture `kafka`).

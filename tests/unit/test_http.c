@@ -1,6 +1,7 @@
 /*
  * ts_http over real loopback TCP, with libcurl as the client.
  */
+#include "ts_clock.h"
 #include "ts_http.h"
 
 #include <arpa/inet.h>
@@ -67,7 +68,8 @@ static CURLcode request(int port, const char *method, const char *path, response
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    /* generous: the tests assert an answer, not a time (ASan on a busy machine) */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (!strcmp(method, "POST"))
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
@@ -543,12 +545,14 @@ Test(http, one_client_gets_eight_connections)
         N = 20
     };
     int fds[N], other;
+    int64_t start;
     char err[256] = "";
     ts_http *h = ts_http_start("127.0.0.1:0", NULL, NULL, NULL, NULL, err, sizeof(err));
 
     cr_assert_not_null(h, "%s", err);
     other = flood_connect(ts_http_port(h), "127.0.0.2");
     cr_assert_geq(other, 0);
+    start = ts_mono_ms();
     for (int i = 0; i < N; i++) {
         fds[i] = flood_connect(ts_http_port(h), "127.0.0.3");
         cr_assert_geq(fds[i], 0);
@@ -556,8 +560,15 @@ Test(http, one_client_gets_eight_connections)
     /* The 12 oldest are shut down at once (long before the 5 s a request
      * may take, which would close them anyway). */
     for (int i = 0; i < N - 8; i++)
-        cr_expect(closed_by_server(fds[i], 2000), "connection %d is still open", i);
-    cr_expect_not(closed_by_server(other, 0), "another client's connection was shut down");
+        cr_expect(closed_by_server(fds[i], 4000), "connection %d is still open", i);
+    /* Past the 5 s a request may take, `other` is closed for its age, and
+     * rightly: only a check within that time says something (a slow,
+     * sanitized build on a busy machine can take longer). */
+    if (ts_mono_ms() - start < 4000)
+        cr_expect_not(closed_by_server(other, 0), "another client's connection was shut down");
+    else
+        cr_log_warn("the connections took %lld ms: other client's check skipped",
+                    (long long)(ts_mono_ms() - start));
     for (int i = 0; i < N; i++)
         close(fds[i]);
     close(other);
