@@ -133,19 +133,16 @@ void ts_log_dbl(ts_log_ev *ev, const char *key, double val)
         ts_buf_puts(&ev->buf, "null");
 }
 
-void ts_log_end(ts_log_ev *ev)
+void ts_log_write_line(const char *line, size_t len)
 {
     size_t off = 0;
     ssize_t w;
 
-    if (!ev)
+    if (!line)
         return;
-    ts_buf_puts(&ev->buf, "}\n");
-    if (ts_buf_status(&ev->buf))
-        return; /* out of memory: drop the line rather than write half of it */
     pthread_mutex_lock(&ts_log_lock);
-    while (off < ev->buf.len) {
-        w = write(ts_log_fd, ev->buf.data + off, ev->buf.len - off);
+    while (off < len) {
+        w = write(ts_log_fd, line + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -153,6 +150,16 @@ void ts_log_end(ts_log_ev *ev)
         off += (size_t)w;
     }
     pthread_mutex_unlock(&ts_log_lock);
+}
+
+void ts_log_end(ts_log_ev *ev)
+{
+    if (!ev)
+        return;
+    ts_buf_puts(&ev->buf, "}\n");
+    if (ts_buf_status(&ev->buf))
+        return; /* out of memory: drop the line rather than write half of it */
+    ts_log_write_line(ev->buf.data, ev->buf.len);
 }
 
 void ts_logf(ts_log_level level, const char *component, const char *fmt, ...)

@@ -49,6 +49,13 @@ void ts_log_int(ts_log_ev *ev, const char *key, int64_t val);
 void ts_log_dbl(ts_log_ev *ev, const char *key, double val);
 void ts_log_end(ts_log_ev *ev);
 
+/*
+ * Write a complete line (`len` bytes, ending in a newline) as it is, under
+ * the same lock as the events, so it is never interleaved with them. For
+ * lines built elsewhere in the log's format (ts_emf).
+ */
+void ts_log_write_line(const char *line, size_t len);
+
 /* One-call form for a message without fields. */
 void ts_logf(ts_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
