@@ -82,6 +82,26 @@ typedef struct ts_conf_prop {
             "Address of /health, /ready and /metrics, HOST:PORT (empty: no HTTP endpoint).", 0     \
     }
 
+/* CloudWatch Embedded Metric Format lines on stdout (ts_emf). */
+#define TS_CONF_KEY_METRICS_EMF(owner, field)                                                      \
+    {                                                                                              \
+        "metrics.emf", TS_CONF_BOOL, offsetof(owner, field), "false", 0, 0, NULL,                  \
+            "Also write the metrics as CloudWatch Embedded Metric Format log lines, which the "    \
+            "awslogs driver turns into CloudWatch metrics (on in the AWS templates).",             \
+            0                                                                                      \
+    }
+#define TS_CONF_KEY_METRICS_EMF_INTERVAL_MS(owner, field)                                          \
+    {                                                                                              \
+        "metrics.emf.interval.ms", TS_CONF_INT, offsetof(owner, field), "60000", 1000, 3600000,    \
+            NULL, "How often the metrics are written as EMF lines (counters as their increase).",  \
+            0                                                                                      \
+    }
+#define TS_CONF_KEY_METRICS_EMF_NAMESPACE(owner, field)                                            \
+    {                                                                                              \
+        "metrics.emf.namespace", TS_CONF_STRING, offsetof(owner, field), "tagstream", 0, 0, NULL,  \
+            "CloudWatch namespace of the EMF metrics.", 0                                          \
+    }
+
 typedef struct ts_conf_kv {
     char *key; /* without the "kafka." prefix */
     char *value;

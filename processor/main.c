@@ -5,6 +5,7 @@
  */
 #include "ts_config.h"
 #include "ts_clock.h"
+#include "ts_emf.h"
 #include "ts_http.h"
 #include "ts_kafka.h"
 #include "ts_log.h"
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
     ts_processor *p = NULL;
     ts_metrics *metrics = NULL;
     ts_http *http = NULL;
+    ts_emf *emf = NULL;
     char err[1024];
     struct sigaction sa;
     int help = 0, rc = 0, iam_check = 0;
@@ -159,6 +161,16 @@ int main(int argc, char **argv)
         }
         ts_logf(TS_LOG_INFO, "processor", "HTTP endpoint on port %d", ts_http_port(http));
     }
+    if (cfg.metrics_emf) {
+        emf = ts_emf_new(cfg.metrics_emf_namespace, cfg.application_id);
+        if (!emf ||
+            ts_emf_start(emf, metrics, (int)cfg.metrics_emf_interval_ms, err, sizeof(err))) {
+            ts_logf(TS_LOG_ERROR, "processor", "cannot start the EMF metrics: %s",
+                    emf ? err : "out of memory");
+            rc = 1;
+            goto out;
+        }
+    }
     e = ts_processor_new(&cfg, &conf, metrics, &p, err, sizeof(err));
     if (e) {
         ts_logf(TS_LOG_ERROR, "processor", "cannot start: %s", err);
@@ -172,6 +184,8 @@ int main(int argc, char **argv)
         rc = e == TS_ERR_FENCED ? 3 : 1;
     }
 out:
+    /* before the processor: the metrics' collectors read its state */
+    ts_emf_destroy(emf);
     ts_http_stop(http);
     atomic_store(&main_proc, NULL);
     ts_processor_destroy(p);

@@ -67,6 +67,9 @@ const ts_conf_prop ts_proc_config_props[] = {
     TS_CONF_KEY_HTTP_LISTEN(ts_proc_config, http_listen, "127.0.0.1:8080"),
     TS_CONF_KEY_LOG_LEVEL(ts_proc_config, log_level, "info"),
     TS_CONF_KEY_MSK_IAM(ts_proc_config, iam),
+    TS_CONF_KEY_METRICS_EMF(ts_proc_config, metrics_emf),
+    TS_CONF_KEY_METRICS_EMF_INTERVAL_MS(ts_proc_config, metrics_emf_interval_ms),
+    TS_CONF_KEY_METRICS_EMF_NAMESPACE(ts_proc_config, metrics_emf_namespace),
     {NULL},
 };
 

@@ -47,6 +47,9 @@ typedef struct ts_proc_config {
     char *http_listen;
     int log_level; /* ts_log_level */
     ts_msk_iam_conf iam;
+    int metrics_emf;
+    int64_t metrics_emf_interval_ms;
+    char *metrics_emf_namespace;
 } ts_proc_config;
 
 #define TS_PROC_KEY_COMMIT_INTERVAL_MS(owner, field, flags)                                        \

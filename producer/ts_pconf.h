@@ -50,6 +50,9 @@ typedef struct ts_pconf {
     int compression;
     int log_level;
     char *http_listen;
+    int metrics_emf;
+    int64_t metrics_emf_interval_ms;
+    char *metrics_emf_namespace;
     int64_t shutdown_timeout_ms;
     int64_t startup_timeout_ms;
     int64_t max_line_bytes;

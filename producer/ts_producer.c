@@ -3,6 +3,7 @@
 #include "ts_http.h"
 #include "ts_kafka.h"
 #include "ts_log.h"
+#include "ts_emf.h"
 #include "ts_metrics.h"
 #include "ts_msk_iam.h"
 #include "ts_pconf.h"
@@ -37,6 +38,7 @@ typedef struct ts_producer {
     atomic_int *stop;
     atomic_int alive; /* the source loop runs (for /health) */
     ts_metrics *metrics;
+    ts_emf *emf; /* NULL unless metrics.emf */
     ts_http *http;
     ts_producer_col cols[8];
     char sink_err[512]; /* a fatal error of the sink, for the final message */
@@ -333,6 +335,16 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         goto out_http;
     }
 
+    if (p.conf.metrics_emf) {
+        p.emf = ts_emf_new(p.conf.metrics_emf_namespace, "tagstream-producer");
+        if (!p.emf ||
+            ts_emf_start(p.emf, p.metrics, (int)p.conf.metrics_emf_interval_ms, err, sizeof(err))) {
+            ts_logf(TS_LOG_ERROR, "producer", "cannot start the EMF metrics: %s",
+                    p.emf ? err : "out of memory");
+            rc = 1;
+            goto out_sink;
+        }
+    }
     env.conf = &p.conf;
     env.clock = &ts_clock_real;
     env.stop = stop;
@@ -365,6 +377,9 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         rc = 1;
     }
     ts_producer_summary(&p, "producer stopped");
+out_sink:
+    /* a last EMF emission, before the sink its collectors read goes */
+    ts_emf_destroy(p.emf);
     ts_sink_destroy(p.sink);
 out_http:
     ts_http_stop(p.http);

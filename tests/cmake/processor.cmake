@@ -4,4 +4,4 @@ ts_unit_test(test_cache ts_processor)
 
 # The processor end to end against the real broker.
 ts_integration_test(test_processor ts_common PkgConfig::JANSSON)
-ts_integration_test(test_processor_ops ts_store PkgConfig::CURL)
+ts_integration_test(test_processor_ops ts_store PkgConfig::CURL PkgConfig::JANSSON)

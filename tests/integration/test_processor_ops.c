@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,50 @@ static tk_proc start_processor(const char *app, const char *in, const char *out,
     return tk_processor_start(&(tk_processor_opts){app, state, in, out, "127.0.0.1:0", NULL});
 }
 
+/*
+ * The CloudWatch EMF lines of a processor's log: the sum of a series'
+ * values over every line (a counter's increases add up to the counter) and
+ * the number of lines that carried it. `dim`/`value` select the line's
+ * dimension (NULL: a line without labels). Each line's directive is checked
+ * for the members EMF requires.
+ */
+static double emf_sum(const tk_proc *p, const char *metric, const char *dim, const char *value,
+                      int *lines)
+{
+    FILE *fp = fopen(p->log, "r");
+    char line[65536];
+    double sum = 0;
+
+    *lines = 0;
+    cr_assert_not_null(fp);
+    while (fgets(line, sizeof(line), fp)) {
+        json_t *j, *aws, *dir, *m, *d;
+
+        if (!strstr(line, "\"_aws\""))
+            continue;
+        j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j, "an EMF line is not JSON: %s", line);
+        aws = json_object_get(j, "_aws");
+        dir = json_array_get(json_object_get(aws, "CloudWatchMetrics"), 0);
+        cr_expect(json_is_integer(json_object_get(aws, "Timestamp")));
+        cr_expect_str_eq(json_string_value(json_object_get(dir, "Namespace")), "tagstream");
+        cr_expect_str_eq(json_string_value(json_array_get(
+                             json_array_get(json_object_get(dir, "Dimensions"), 0), 0)),
+                         "application");
+        m = json_object_get(j, metric);
+        d = dim ? json_object_get(j, dim) : NULL;
+        if (m &&
+            (dim ? d && !strcmp(json_string_value(d), value)
+                 : json_array_size(json_array_get(json_object_get(dir, "Dimensions"), 0)) == 1)) {
+            sum += json_number_value(m);
+            (*lines)++;
+        }
+        json_decref(j);
+    }
+    fclose(fp);
+    return sum;
+}
+
 static void stop_ok(tk_proc *p)
 {
     int st = tk_proc_stop(p, SIGTERM, 30000);
@@ -119,7 +164,10 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
     snprintf(state, sizeof(state), "/tmp/%s-state", app);
     tk_create_topic(in, 2, 1, NULL);
     tk_create_topic(out, 2, 1, NULL);
-    p = start_processor(app, in, out, state);
+    /* with the CloudWatch EMF lines on, checked against /metrics below */
+    p = tk_processor_start(&(tk_processor_opts){
+        app, state, in, out, "127.0.0.1:0",
+        (const char *const[]){"--metrics.emf", "true", "--metrics.emf.interval.ms", "1000", NULL}});
     port = http_port(&p);
     cr_expect_eq(http_get(port, "/health", &b), 200, "alive");
     free(b.p);
@@ -204,7 +252,29 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
         snprintf(check, sizeof(check), "test ! -s '%s.out'", cmd);
         cr_expect_eq(system(check), 0, "promtool reported problems, see %s.out", cmd);
     }
+    /* These counters no longer move (every record is processed): the EMF
+     * increases written until the stop add up to what /metrics showed. */
     stop_ok(&p);
+    {
+        static const struct {
+            const char *metric, *dim, *value;
+            double want;
+        } c[] = {
+            {"tagstream_records_consumed_total", "topic", "input", 1004},
+            {"tagstream_records_filtered_total", NULL, NULL, 1},
+            {"tagstream_records_skipped_total", "reason", "invalid_utf8", 1},
+            {"tagstream_results_emitted_total", NULL, NULL, 10},
+        };
+        int lines;
+
+        for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+            double got = emf_sum(&p, c[i].metric, c[i].dim, c[i].value, &lines);
+
+            cr_expect_eq(got, c[i].want, "EMF increases of %s add up to %g, /metrics said %g",
+                         c[i].metric, got, c[i].want);
+            cr_expect_gt(lines, 1, "%s was written more than once", c[i].metric);
+        }
+    }
     cr_expect_eq(ts_fs_remove_tree(state, NULL, 0), TS_OK, "cannot remove %s", state);
     snprintf(cmd, sizeof(cmd), "/tmp/%s.metrics", app);
     unlink(cmd);
