@@ -282,6 +282,70 @@ def cmd_libs(args):
     print(f"libs: {len(binaries)} binaries ({', '.join(names)}) need {sorted(needed_pkgs)}; all in the image")
 
 
+# ------------------------------------------------------ metrics in the code
+
+METRIC_SOURCES = ("processor", "producer", "common", "store", "recovery")
+
+
+def code_metrics(source_dir):
+    """{metric name: label names} as the sources register and render them.
+
+    A histogram's name gives its _sum and _count series (the ones ts_emf
+    sends). The labels of a metric are those written in the files that
+    name it: `name=\\"` inside a C string, and the keys of `pairs[]` arrays.
+    """
+    metrics = {}
+    for d in METRIC_SOURCES:
+        for path in sorted(glob.glob(os.path.join(source_dir, d, "**", "*.c"), recursive=True)):
+            with open(path) as f:
+                text = f.read()
+            names = set(re.findall(r'"(tagstream_[a-z0-9_]+)[{"]', text))
+            for h in re.findall(r'ts_metrics_histogram\(\s*\w+,\s*"(tagstream_[a-z0-9_]+)"', text):
+                names |= {h + "_sum", h + "_count"}
+            labels = set(re.findall(r'["{,](\w+)=\\"', text))
+            for body in re.findall(r"const char \*pairs\[\] = \{([^;]*)\};", text):
+                items = [i.strip() for i in body.split(",")]
+                labels |= {m.group(1) for i in items[0::2] if (m := re.fullmatch(r'"(\w+)"', i))}
+            for n in names:
+                metrics.setdefault(n, set()).update(labels)
+    check(len(metrics) > 20, f"found only {len(metrics)} metric names in the sources")
+    return metrics
+
+
+def sub_placeholders(value):
+    """The text of a Fn::Sub with every ${Var} made a placeholder <Var>, and
+    ${!x} made ${x} as CloudFormation does."""
+    text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+    text = re.sub(r"\$\{(?!!)([^}]+)\}", r"<\1>", text)
+    return text.replace("${!", "${")
+
+
+def dashboard_metrics(body, ns):
+    """[(metric name, {dimension: value}, where)] of every metric the
+    dashboard body reads in namespace ns: metric rows and SEARCH expressions."""
+    found = []
+    for wi, w in enumerate(body["widgets"]):
+        for row in w["properties"].get("metrics", []):
+            where = f"widget {wi} ({w['properties'].get('title')})"
+            if isinstance(row[0], dict):
+                expr = row[0].get("expression", "")
+                m = re.match(r"SEARCH\('\{([^}]*)\} (.*)', '\w+', \d+\)$", expr)
+                if not m:
+                    continue
+                schema = [x.strip().strip('"') for x in m.group(1).split(",")]
+                conds = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+                check(schema[0] == ns, f"{where}: SEARCH in namespace {schema[0]}, not {ns}")
+                name = conds.pop("MetricName")
+                check(set(conds) <= set(schema[1:]), f"{where}: SEARCH filters on {sorted(conds)} outside {schema}")
+                found.append((name, {d: conds.get(d) for d in schema[1:]}, where))
+                continue
+            fields = [x for x in row if not isinstance(x, dict)]
+            if fields[0] != ns:
+                continue
+            found.append((fields[1], dict(zip(fields[2::2], fields[3::2])), where))
+    return found
+
+
 # ------------------------------------------------------------- CloudFormation
 
 
@@ -480,8 +544,71 @@ def cmd_cfn(args):
     # and the check does find a wildcard
     wild = json.loads(json.dumps(app).replace("kafka-cluster:AlterGroup", "kafka-cluster:*", 1))
     check(msk_policy_problems(wild)[0], "the least-privilege check missed kafka-cluster:*")
+    check_operations(args, app)
     print(f"cfn: {len(paths)} templates lint clean; MSK (IAM or SCRAM), secrets, least-privilege MSK IAM policies, "
           "network, services and scaling as documented")
+
+
+def check_operations(args, app):
+    """EMF on in the services, the dashboard's metrics as the code names
+    them, the alarms on the SNS topic parameter."""
+    tds = resources(app, "AWS::ECS::TaskDefinition")
+    ns = None
+    for name in ("ProcessorTaskDefinition", "ProducerTaskDefinition"):
+        (c,) = tds[name]["Properties"]["ContainerDefinitions"]
+        env = {e["Name"]: e.get("Value") for e in c["Environment"] if isinstance(e, dict) and "Name" in e}
+        check(env.get("TAGSTREAM_METRICS_EMF") == "true", f"{name}: TAGSTREAM_METRICS_EMF is not true")
+        this_ns = env.get("TAGSTREAM_METRICS_EMF_NAMESPACE")
+        check(this_ns is not None, f"{name}: no TAGSTREAM_METRICS_EMF_NAMESPACE")
+        check(ns is None or this_ns == ns, f"{name}: another EMF namespace ({this_ns} and {ns})")
+        ns = this_ns
+    check(ns == {"Fn::Sub": "tagstream/${AWS::StackName}"}, f"EMF namespace {ns}")
+    ns_text = "tagstream/<AWS::StackName>"
+
+    code = code_metrics(args.source_dir)
+    (dash,) = resources(app, "AWS::CloudWatch::Dashboard").values()
+    sub = dash["Properties"]["DashboardBody"]
+    body = json.loads(sub_placeholders(sub))
+    variables = sub["Fn::Sub"][1]
+    check(variables["Ns"] == ns, f"the dashboard's namespace {variables['Ns']} is not the services' {ns}")
+    used = dashboard_metrics(body, "<Ns>")
+    check(len(used) >= 15, f"the dashboard reads only {len(used)} EMF metrics")
+    filters = {t["MetricName"] for f in resources(app, "AWS::Logs::MetricFilter").values()
+               for t in f["Properties"]["MetricTransformations"]}
+    for metric, dims, where in used:
+        if not metric.startswith("tagstream_"):
+            check(metric in filters, f"{where}: {metric} is neither a tagstream metric nor a metric filter's")
+            check(not dims, f"{where}: {metric} has dimensions {dims}, a metric filter's has none")
+            continue
+        check(metric in code, f"{where}: {metric} is no metric name of the code")
+        check(dims.get("application") in ("<ApplicationId>", "tagstream-producer"),
+              f"{where}: {metric} without the application dimension ({dims})")
+        extra = set(dims) - {"application"} - code[metric]
+        check(not extra, f"{where}: {metric} has dimensions {sorted(extra)} the code does not label it with "
+                         f"({sorted(code[metric])})")
+    wanted = ["tagstream_consumer_lag_records", "tagstream_records_consumed_total", "tagstream_results_emitted_total",
+              "tagstream_commit_latency_seconds_sum", "tagstream_commit_latency_seconds_count",
+              "tagstream_transactions_aborted_total", "tagstream_restores_total", "tagstream_restore_remaining_records",
+              "tagstream_records_skipped_total", "HealthCheckFailures"]
+    names = {u[0] for u in used}
+    check(not [w for w in wanted if w not in names], f"the dashboard lacks {[w for w in wanted if w not in names]}")
+
+    # Every alarm notifies the topic parameter, and the EMF-based ones
+    # read metrics the code has.
+    alarms = resources(app, "AWS::CloudWatch::Alarm")
+    topic = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for name, a in alarms.items():
+        p = a["Properties"]
+        check(p.get("AlarmActions") == topic and p.get("OKActions") == topic, f"{name}: not on AlarmTopicArn")
+        if p.get("Namespace") == ns:
+            metric = p["MetricName"]
+            check(metric in code or metric in filters, f"{name}: {metric} is neither the code's nor a filter's")
+    for want in ("ProcessorAbortsAlarm", "ProcessorLagGrowthAlarm", "ProcessorCrashLoopAlarm", "ProducerCrashLoopAlarm"):
+        check(want in alarms, f"no {want}")
+    rule = resources(app, "AWS::Events::Rule")["TaskStoppedRule"]["Properties"]
+    check(rule["EventPattern"]["detail"]["lastStatus"] == ["STOPPED"], "the task-events rule is not on stopped tasks")
+    print(f"operations: EMF on in both services ({ns_text}); the dashboard's {len(used)} metrics "
+          f"exist in the code with its labels; {len(alarms)} alarms on AlarmTopicArn")
 
 
 # -------------------------------------------------------------------- Compose
