@@ -545,6 +545,7 @@ def cmd_cfn(args):
     wild = json.loads(json.dumps(app).replace("kafka-cluster:AlterGroup", "kafka-cluster:*", 1))
     check(msk_policy_problems(wild)[0], "the least-privilege check missed kafka-cluster:*")
     check_operations(args, app)
+    check_network(base, app)
     print(f"cfn: {len(paths)} templates lint clean; MSK (IAM or SCRAM), secrets, least-privilege MSK IAM policies, "
           "network, services and scaling as documented")
 
@@ -609,6 +610,54 @@ def check_operations(args, app):
     check(rule["EventPattern"]["detail"]["lastStatus"] == ["STOPPED"], "the task-events rule is not on stopped tasks")
     print(f"operations: EMF on in both services ({ns_text}); the dashboard's {len(used)} metrics "
           f"exist in the code with its labels; {len(alarms)} alarms on AlarmTopicArn")
+
+
+def check_network(base, app):
+    """Interface endpoints, flow logs and KMS on every log group, each
+    behind a parameter whose default turns it on."""
+    params = base["Parameters"]
+    check(params["InterfaceEndpoints"]["Default"] == "true", "InterfaceEndpoints is off by default")
+    check(params["FlowLogTraffic"]["Default"] in ("ALL", "REJECT"), "flow logs are off by default")
+    check(params["EncryptLogs"]["Default"] == "true", "base: EncryptLogs is off by default")
+    check(app["Parameters"]["EncryptLogs"]["Default"] == "true", "app: EncryptLogs is off by default")
+    eps = resources(base, "AWS::EC2::VPCEndpoint").values()
+    services = {}
+    for e in eps:
+        svc = e["Properties"]["ServiceName"]["Fn::Sub"].rsplit("${AWS::Region}.", 1)[1]
+        services[svc] = e["Properties"]
+    for svc in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssmmessages"):
+        check(svc in services, f"no interface endpoint for {svc}")
+        p = services[svc]
+        check(p["VpcEndpointType"] == "Interface" and p["PrivateDnsEnabled"] is True,
+              f"{svc}: not an interface endpoint with private DNS")
+        check(len(p["SubnetIds"]) == 3, f"{svc}: not in the three private subnets")
+    check(services.get("s3", {}).get("VpcEndpointType") == "Gateway", "no S3 gateway endpoint")
+    (sg,) = [r for r in resources(base, "AWS::EC2::SecurityGroup").values()
+             if "endpoint" in r["Properties"]["GroupDescription"]]
+    for rule in sg["Properties"]["SecurityGroupIngress"]:
+        check(rule["FromPort"] == 443 and rule.get("SourceSecurityGroupId") == {"Ref": "TaskSecurityGroup"},
+              "the endpoints accept more than HTTPS from the tasks")
+    (fl,) = resources(base, "AWS::EC2::FlowLog").values()
+    check(fl["Properties"]["ResourceType"] == "VPC" and fl["Properties"]["TrafficType"] == {"Ref": "FlowLogTraffic"},
+          "the flow log does not cover the VPC with FlowLogTraffic")
+    key_if = {"Fn::If": ["LogsEncrypted", {"Fn::GetAtt": ["LogsKey", "Arn"]}, {"Ref": "AWS::NoValue"}]}
+    for name, g in resources(base, "AWS::Logs::LogGroup").items():
+        check(g["Properties"].get("KmsKeyId") == key_if, f"base: {name} not under the logs key")
+        check(g["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/tagstream/"),
+              f"base: {name} outside /tagstream/, which the key policy names")
+    key = base["Resources"]["LogsKey"]["Properties"]
+    check(key["EnableKeyRotation"] is True, "the logs key does not rotate")
+    (logs_stmt,) = [st for st in key["KeyPolicy"]["Statement"] if "Service" in st["Principal"]]
+    cond = json.dumps(logs_stmt["Condition"])
+    check("log-group:/tagstream/*" in cond, "the logs key is not limited to the /tagstream/ log groups")
+    imported = {"Fn::ImportValue": {"Fn::Sub": "${BaseStackName}-LogsKmsKeyArn"}}
+    for name, g in resources(app, "AWS::Logs::LogGroup").items():
+        check(g["Properties"].get("KmsKeyId") == {"Fn::If": ["LogsEncrypted", imported, {"Ref": "AWS::NoValue"}]},
+              f"app: {name} not under the base stack's logs key")
+        check(g["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/tagstream/"),
+              f"app: {name} outside /tagstream/, which the key policy names")
+    print(f"network: endpoints {sorted(services)}, flow logs, {len(resources(base, 'AWS::Logs::LogGroup'))} + "
+          f"{len(resources(app, 'AWS::Logs::LogGroup'))} log groups under KMS")
 
 
 # -------------------------------------------------------------------- Compose
