@@ -465,16 +465,19 @@ def cmd_cfn(args):
     for k, v in want.items():
         check(props.get(k) == v, f"MSK configuration: {k} is {props.get(k)}, not {v}")
 
-    # The SCRAM secret: AmazonMSK_ name, customer managed key, associated.
+    # The SCRAM secrets (the services', the drill's): AmazonMSK_ names,
+    # customer managed key, associated.
     secrets = resources(base, "AWS::SecretsManager::Secret")
-    check(len(secrets) == 1, "base: not one secret")
-    ((sname, secret),) = secrets.items()
-    check(secret["Properties"]["Name"]["Fn::Sub"].startswith("AmazonMSK_"), "the SCRAM secret's name lacks AmazonMSK_")
-    key = secret["Properties"]["KmsKeyId"]["Ref"]
-    check(base["Resources"][key]["Type"] == "AWS::KMS::Key", "the SCRAM secret is not under a customer managed key")
+    check({"ScramSecret", "DrillScramSecret"} <= set(secrets), f"base: secrets {sorted(secrets)}")
     (assoc,) = resources(base, "AWS::MSK::BatchScramSecret").values()
-    check(assoc["Properties"]["SecretArnList"] == [{"Ref": sname}], "the SCRAM secret is not associated")
-    check(secret.get("Condition") == assoc.get("Condition") == "ScramAuth", "the SCRAM secret exists with AuthMode IAM")
+    for sname, secret in secrets.items():
+        check(secret["Properties"]["Name"]["Fn::Sub"].startswith("AmazonMSK_"), f"{sname}: the name lacks AmazonMSK_")
+        key = secret["Properties"]["KmsKeyId"]["Ref"]
+        check(base["Resources"][key]["Type"] == "AWS::KMS::Key", f"{sname}: not under a customer managed key")
+        check({"Ref": sname} in assoc["Properties"]["SecretArnList"], f"{sname}: not associated with the cluster")
+        check(secret.get("Condition") == assoc.get("Condition") == "ScramAuth", f"{sname} exists with AuthMode IAM")
+    drill_user = json.loads(secrets["DrillScramSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
+    check(drill_user == {"username": "drill"}, f"the drill's SCRAM user is {drill_user}, not drill (docs/DRILLS.md)")
 
     # The brokers accept 9098 (IAM) or 9096 (SCRAM) from the task security group, nothing else.
     msk_sgs = [sg["Ref"] for sg in p["BrokerNodeGroupInfo"]["SecurityGroups"]]
@@ -516,14 +519,14 @@ def cmd_cfn(args):
             group = lc["Options"]["awslogs-group"]["Ref"]
             check("RetentionInDays" in app["Resources"][group]["Properties"], f"{group}: no retention")
             secrets = {s["Name"] for _, s in branches(c.get("Secrets", [])) if "Name" in s}
-            check(secrets & {"TAGSTREAM_KAFKA_SASL_PASSWORD", "SASL_PASSWORD"}, f"{name}: SASL password not a secret")
+            check(secrets & {"TAGSTREAM_KAFKA_SASL_PASSWORD", "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD", "SASL_PASSWORD"}, f"{name}: SASL password not a secret")
             if name != "KafkaAdminTaskDefinition":
                 check(env_conditions(c, "Environment") == {"IamAuth", "ScramAuth"},
                       f"{name}: not msk.iam with AuthMode IAM and the SCRAM password with SCRAM")
             role = td["Properties"].get("TaskRoleArn", {}).get("Fn::If", [None, {}])[1].get("Fn::GetAtt", [None])[0]
             check(role in app["Resources"], f"{name}: no task role for AuthMode IAM")
             check(not {k for k in env_of(c) if "PASSWORD" in k or "TOKEN" in k}, f"{name}: a credential in plain env")
-            if name != "KafkaAdminTaskDefinition":
+            if name not in ("KafkaAdminTaskDefinition", "DrillTaskDefinition"):
                 hc = c["HealthCheck"]["Command"]
                 check(hc[0] == "CMD-SHELL" and "/health" in hc[1], f"{name}: health check not on /health")
     svcs = resources(app, "AWS::ECS::Service")
@@ -546,6 +549,7 @@ def cmd_cfn(args):
     check(msk_policy_problems(wild)[0], "the least-privilege check missed kafka-cluster:*")
     check_operations(args, app)
     check_network(base, app)
+    check_drill(app)
     print(f"cfn: {len(paths)} templates lint clean; MSK (IAM or SCRAM), secrets, least-privilege MSK IAM policies, "
           "network, services and scaling as documented")
 
@@ -658,6 +662,34 @@ def check_network(base, app):
               f"app: {name} outside /tagstream/, which the key policy names")
     print(f"network: endpoints {sorted(services)}, flow logs, {len(resources(base, 'AWS::Logs::LogGroup'))} + "
           f"{len(resources(app, 'AWS::Logs::LogGroup'))} log groups under KMS")
+
+
+# Faults the drill injects with signals and the disk alone: no AWS CLI in
+# the image (broker faults are run by an operator, docs/OPERATIONS.md).
+DRILL_FAULTS_IN_TASK = {"none", "kill9", "sigterm", "zombie", "scale", "stateloss"}
+
+
+def check_drill(app):
+    td = resources(app, "AWS::ECS::TaskDefinition")["DrillTaskDefinition"]["Properties"]
+    (c,) = td["ContainerDefinitions"]
+    check(c["Command"] == ["tagstream-drill"], f"the drill task runs {c['Command']}")
+    env = env_of(c)
+    check(env.get("TAGSTREAM_DRILL_KAFKA_SASL_USERNAME") == "drill", "the drill task does not sign in as drill")
+    check(env.get("TAGSTREAM_DRILL_KAFKA_SECURITY_PROTOCOL") == "SASL_SSL", "the drill task is not on SASL_SSL")
+    check(env.get("TAGSTREAM_DRILL_PROCESSOR") == "/usr/local/bin/tagstream-processor",
+          "the drill does not run the image's processor")
+    faults = set(env["TAGSTREAM_DRILL_FAULT"].split(","))
+    check(faults <= DRILL_FAULTS_IN_TASK, f"faults the task cannot inject: {sorted(faults - DRILL_FAULTS_IN_TASK)}")
+    (secret,) = c["Secrets"]
+    check(secret["Name"] == "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD"
+          and "DrillScramSecretArn" in json.dumps(secret["ValueFrom"]), "the drill's password is not its own secret")
+    role = app["Resources"][td["ExecutionRoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    grants = json.dumps(role["Policies"])
+    check("DrillScramSecretArn" in grants and "-ScramSecretArn" not in grants.replace("DrillScramSecretArn", ""),
+          "the drill's execution role reads another secret than the drill's")
+    check("TaskRoleArn" not in td, "the drill task has a task role: it needs no AWS API")
+    check("DrillRunCommand" in app["Outputs"], "no DrillRunCommand output")
+    print(f"drill: a task as SCRAM user drill, faults {sorted(faults)}, its own secret only")
 
 
 # -------------------------------------------------------------------- Compose
