@@ -26,6 +26,7 @@ Run with the Python of the virtual environment tools.sh makes.
 """
 
 import argparse
+import copy
 import glob
 import json
 import os
@@ -554,9 +555,10 @@ def cmd_cfn(args):
           "network, services and scaling as documented")
 
 
-def check_operations(args, app):
+def check_operations(args, app, selftest=True):
     """EMF on in the services, the dashboard's metrics as the code names
-    them, the alarms on the SNS topic parameter."""
+    them, the alarms on the SNS topic parameter. With selftest, a dashboard
+    with a misspelt metric and one with a label the code lacks must fail."""
     tds = resources(app, "AWS::ECS::TaskDefinition")
     ns = None
     for name in ("ProcessorTaskDefinition", "ProducerTaskDefinition"):
@@ -612,6 +614,20 @@ def check_operations(args, app):
         check(want in alarms, f"no {want}")
     rule = resources(app, "AWS::Events::Rule")["TaskStoppedRule"]["Properties"]
     check(rule["EventPattern"]["detail"]["lastStatus"] == ["STOPPED"], "the task-events rule is not on stopped tasks")
+    if selftest:
+        for old, new in (('"tagstream_windows_closed_total"', '"tagstream_windows_close_total"'),
+                         ('"application", "tagstream-producer", {"id": "pp"',
+                          '"application", "tagstream-producer", "topic", "input", {"id": "pp"')):
+            bad = copy.deepcopy(app)
+            bsub = resources(bad, "AWS::CloudWatch::Dashboard")["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+            check(old in bsub[0], f"the dashboard has no {old} to break")
+            bsub[0] = bsub[0].replace(old, new, 1)
+            try:
+                check_operations(args, bad, selftest=False)
+            except Failed:
+                pass
+            else:
+                raise Failed(f"the dashboard check missed {new}")
     print(f"operations: EMF on in both services ({ns_text}); the dashboard's {len(used)} metrics "
           f"exist in the code with its labels; {len(alarms)} alarms on AlarmTopicArn")
 
