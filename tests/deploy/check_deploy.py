@@ -521,11 +521,15 @@ def cmd_cfn(args):
             check("RetentionInDays" in app["Resources"][group]["Properties"], f"{group}: no retention")
             secrets = {s["Name"] for _, s in branches(c.get("Secrets", [])) if "Name" in s}
             check(secrets & {"TAGSTREAM_KAFKA_SASL_PASSWORD", "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD", "SASL_PASSWORD"}, f"{name}: SASL password not a secret")
-            if name != "KafkaAdminTaskDefinition":
-                check(env_conditions(c, "Environment") == {"IamAuth", "ScramAuth"},
-                      f"{name}: not msk.iam with AuthMode IAM and the SCRAM password with SCRAM")
-            role = td["Properties"].get("TaskRoleArn", {}).get("Fn::If", [None, {}])[1].get("Fn::GetAtt", [None])[0]
-            check(role in app["Resources"], f"{name}: no task role for AuthMode IAM")
+            if name == "DrillTaskDefinition":
+                # SCRAM only: the task exists only with AuthMode SCRAM
+                check(td.get("Condition") == "ScramAuth", f"{name}: exists with AuthMode IAM")
+            else:
+                if name != "KafkaAdminTaskDefinition":
+                    check(env_conditions(c, "Environment") == {"IamAuth", "ScramAuth"},
+                          f"{name}: not msk.iam with AuthMode IAM and the SCRAM password with SCRAM")
+                role = td["Properties"].get("TaskRoleArn", {}).get("Fn::If", [None, {}])[1].get("Fn::GetAtt", [None])[0]
+                check(role in app["Resources"], f"{name}: no task role for AuthMode IAM")
             check(not {k for k in env_of(c) if "PASSWORD" in k or "TOKEN" in k}, f"{name}: a credential in plain env")
             if name not in ("KafkaAdminTaskDefinition", "DrillTaskDefinition"):
                 hc = c["HealthCheck"]["Command"]
