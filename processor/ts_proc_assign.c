@@ -143,7 +143,7 @@ static ts_err ts_proc_plan_restore(ts_processor *p, int32_t part, char *errstr, 
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "state.dir: path too long");
     if (!s->task) {
         err = ts_task_open(&(ts_task_config){p->cfg->window_size_ms, p->cfg->window_grace_ms,
-                                             p->cfg->window_retention_ms, p->cfg->min_count,
+                                             ts_proc_config_retention(p->cfg), p->cfg->min_count,
                                              p->cfg->application_id},
                            dir, part, &p->store_opts, &p->sink, &s->task, errstr, errstr_size);
         if (err)

@@ -28,9 +28,10 @@ const ts_conf_prop ts_proc_config_props[] = {
      "Tumbling window size, windows aligned to the epoch.", 0},
     {"window.grace.ms", TS_CONF_INT, F(window_grace_ms), "0", 0, 31536000000LL, NULL,
      "How long after a window's end records for it are still counted.", 0},
-    {"window.retention.ms", TS_CONF_INT, F(window_retention_ms), "3600000", 1, 31536000000LL, NULL,
+    {"window.retention.ms", TS_CONF_INT, F(window_retention_ms), NULL, 1, 31536000000LL, NULL,
      "How long after its end a window stays in the store (for tagstream-store); at least "
-     "window.size.ms + window.grace.ms.",
+     "window.size.ms + window.grace.ms. Unset: 1 hour, or window.size.ms + window.grace.ms if "
+     "that is longer.",
      0},
     {"min.length", TS_CONF_INT, F(min_length), "1", 0, MAXI, NULL,
      "Count a hashtag only if its normalized length (UTF-16 units) is greater than this.", 0},
@@ -84,7 +85,7 @@ ts_err ts_proc_config_validate(const ts_proc_config *c, char *errstr, size_t err
     if (c->instance_id && (!*c->instance_id || strpbrk(c->instance_id, "/ ")))
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "instance.id: must be non-empty, without '/' or spaces");
-    if (c->window_retention_ms < c->window_size_ms + c->window_grace_ms)
+    if (c->window_retention_ms && c->window_retention_ms < c->window_size_ms + c->window_grace_ms)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "window.retention.ms: %lld is less than window.size.ms + "
                          "window.grace.ms (%lld)",
@@ -97,4 +98,13 @@ ts_err ts_proc_config_validate(const ts_proc_config *c, char *errstr, size_t err
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "output.topic: must differ from input.topic");
     return TS_OK;
+}
+
+int64_t ts_proc_config_retention(const ts_proc_config *c)
+{
+    int64_t least = c->window_size_ms + c->window_grace_ms; /* both <= one year: no overflow */
+
+    if (c->window_retention_ms)
+        return c->window_retention_ms;
+    return least > TS_PROC_RETENTION_DEFAULT_MS ? least : TS_PROC_RETENTION_DEFAULT_MS;
 }

@@ -30,7 +30,7 @@ typedef struct ts_proc_config {
     char *output_topic;
     int64_t window_size_ms;
     int64_t window_grace_ms;
-    int64_t window_retention_ms;
+    int64_t window_retention_ms; /* 0: unset, see ts_proc_config_retention */
     int64_t min_length;
     int64_t min_count;
     int output_format; /* ts_output_format */
@@ -73,8 +73,16 @@ typedef struct ts_proc_config {
 
 extern const ts_conf_prop ts_proc_config_props[];
 
-/* Checks that span keys (retention >= size + grace, ...) and required keys;
- * TS_ERR_INVALID with a message naming the key. */
+/* The retention when window.retention.ms is not set: at least this long. */
+#define TS_PROC_RETENTION_DEFAULT_MS 3600000
+
+/* The window retention in effect: window.retention.ms when set, else the
+ * longer of 1 hour and window.size.ms + window.grace.ms (as Kafka Streams
+ * sizes its window stores), so that a long grace needs no retention key. */
+int64_t ts_proc_config_retention(const ts_proc_config *cfg);
+
+/* Checks that span keys (an explicit retention >= size + grace, ...) and
+ * required keys; TS_ERR_INVALID with a message naming the key. */
 ts_err ts_proc_config_validate(const ts_proc_config *cfg, char *errstr, size_t errstr_size);
 
 #endif

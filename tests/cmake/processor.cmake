@@ -1,6 +1,7 @@
 # Tests of the processor, its task and store (unit: real RocksDB, no broker).
 ts_unit_test(test_task ts_processor)
 ts_unit_test(test_cache ts_processor)
+ts_unit_test(test_proc_config ts_processor)
 
 # The processor end to end against the real broker.
 ts_integration_test(test_processor ts_common PkgConfig::JANSSON)
