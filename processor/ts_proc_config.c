@@ -33,6 +33,11 @@ const ts_conf_prop ts_proc_config_props[] = {
      "window.size.ms + window.grace.ms. Unset: 1 hour, or window.size.ms + window.grace.ms if "
      "that is longer.",
      0},
+    {"window.close.idle.ms", TS_CONF_INT, F(window_close_idle_ms), "0", 0, 31536000000LL, NULL,
+     "A task that has had no record for this long lets its stream time follow the wall clock, "
+     "so that due windows close and emit on a quiet partition (0: off, stream time moves only "
+     "with the records, as in Kafka Streams).",
+     0},
     {"min.length", TS_CONF_INT, F(min_length), "1", 0, MAXI, NULL,
      "Count a hashtag only if its normalized length (UTF-16 units) is greater than this.", 0},
     TS_PROC_KEY_MIN_COUNT(ts_proc_config, min_count, 0),

@@ -30,7 +30,8 @@ typedef struct ts_proc_config {
     char *output_topic;
     int64_t window_size_ms;
     int64_t window_grace_ms;
-    int64_t window_retention_ms; /* 0: unset, see ts_proc_config_retention */
+    int64_t window_retention_ms;  /* 0: unset, see ts_proc_config_retention */
+    int64_t window_close_idle_ms; /* 0: off */
     int64_t min_length;
     int64_t min_count;
     int output_format; /* ts_output_format */

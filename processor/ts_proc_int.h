@@ -11,10 +11,12 @@
  *   ts_proc_metrics.c  the /metrics series, gauges and consumer lag
  *                      (ts_proc_metrics_int.h)
  *   ts_proc_slot.c     pause, reload and close one partition's task (here)
+ *   ts_proc_idle.c     stream time of quiet tasks after window.close.idle.ms
+ *                      (ts_proc_idle_int.h)
  *
  * The files depend on each other in one direction only: ts_processor.c on
- * all, ts_proc_assign.c on ts_proc_txn.c, those two on ts_proc_metrics.c
- * and ts_proc_slot.c, which depend on nothing else here.
+ * all, ts_proc_assign.c and ts_proc_idle.c on ts_proc_txn.c, those three on
+ * ts_proc_metrics.c and ts_proc_slot.c, which depend on nothing else here.
  *
  * The processor's interface is ts_processor.h; nothing outside processor/
  * includes this.
@@ -65,7 +67,15 @@ typedef struct ts_slot {
     int64_t changelog_hi;  /* highest changelog offset delivered in the open txn */
     int64_t purged;        /* repartition offset up to which records were deleted */
     int64_t restore_total; /* records to replay when the restore began */
+    /* window.close.idle.ms (ts_proc_idle.c): the task's next offset when
+     * it was last seen to move, when that was (monotonic), and its stream
+     * time then; idle_offset TS_PROC_IDLE_UNSEEN until the task is active */
+    int64_t idle_offset;
+    int64_t idle_since_ms;
+    int64_t idle_st;
 } ts_slot;
+
+#define TS_PROC_IDLE_UNSEEN (-2)
 
 typedef struct ts_proc_metrics {
     ts_counter *consumed_input, *consumed_repartition;
@@ -73,6 +83,7 @@ typedef struct ts_proc_metrics {
     ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
     ts_counter *txn_committed, *txn_aborted, *rebalances;
     ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
+    ts_counter *idle_advances;
     ts_histogram *commit_latency;
     ts_gauge *tasks_active, *tasks_restoring, *restore_remaining, *store_bytes;
     ts_gauge *cache_entries, *ready;

@@ -58,6 +58,11 @@ void ts_proc_metrics_init(ts_processor *p)
     m->windows_expired =
         ts_metrics_counter(r, "tagstream_windows_expired_total",
                            "Windows deleted from the store after window.retention.ms.", NULL);
+    m->idle_advances = ts_metrics_counter(
+        r, "tagstream_idle_advances_total",
+        "Stream time advances of quiet tasks by the wall clock (window.close.idle.ms) that "
+        "closed or expired windows.",
+        NULL);
     m->txn_committed = ts_metrics_counter(r, "tagstream_transactions_committed_total",
                                           "Transactions committed.", NULL);
     m->txn_aborted = ts_metrics_counter(r, "tagstream_transactions_aborted_total",

@@ -6,6 +6,7 @@
  */
 #include "ts_processor.h"
 #include "ts_proc_assign_int.h"
+#include "ts_proc_idle_int.h"
 #include "ts_proc_int.h"
 #include "ts_proc_metrics_int.h"
 #include "ts_proc_txn_int.h"
@@ -503,6 +504,8 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         err = ts_proc_rebalance_error(p, errstr, errstr_size);
     if (!err)
         err = ts_proc_denied_error(p, errstr, errstr_size); /* a delivery report or a purge */
+    if (!err)
+        err = ts_proc_idle_step(p, errstr, errstr_size);
     if (err == TS_ERR_KAFKA && p->txn_open) {
         /* a produce failed (queue stuck, topic gone): abort, go on */
         snprintf(why, sizeof(why), "%s", errstr);
@@ -689,6 +692,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     for (int32_t i = 0; i < p->npart; i++) {
         p->slots[i].committed = -1;
         p->slots[i].changelog_hi = -1;
+        p->slots[i].idle_offset = TS_PROC_IDLE_UNSEEN;
     }
     err = ts_restore_new(conf, cfg->bootstrap_servers, p->changelog_topic,
                          (int)cfg->restore_batch_records, &p->restore, errstr, errstr_size);

@@ -506,6 +506,29 @@ advance:
     return TS_OK;
 }
 
+ts_err ts_task_advance(ts_task *t, int64_t stream_time, char *errstr, size_t errstr_size)
+{
+    ts_err err;
+
+    if (stream_time <= t->stream_time || t->next_offset < 0)
+        return TS_OK;
+    t->stream_time = stream_time;
+    t->dirty = 1; /* the new stream time is committed with the offset */
+    if (t->stream_time >= t->next_close) {
+        err = ts_task_close_windows(t, errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    if (t->stream_time >= t->next_expire)
+        return ts_task_expire_windows(t, errstr, errstr_size);
+    return TS_OK;
+}
+
+int64_t ts_task_next_due(const ts_task *t)
+{
+    return t->next_close < t->next_expire ? t->next_close : t->next_expire;
+}
+
 void ts_task_skip(ts_task *t, int64_t offset)
 {
     /* Nothing committed yet: an abort goes back to where this task began. */

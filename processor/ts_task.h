@@ -96,6 +96,20 @@ ts_err ts_task_load(ts_task *t, int64_t stream_time, int64_t input_offset, int64
 ts_err ts_task_process(ts_task *t, const char *tag, size_t tag_len, int64_t ts, int64_t offset,
                        ts_task_result *result, char *errstr, size_t errstr_size);
 
+/*
+ * Move stream time forward to stream_time without a record (the wall clock
+ * of a quiet partition, window.close.idle.ms): the windows it passes close
+ * and emit, the expired ones are deleted, all in the open transaction, like
+ * the same stream time brought by a record. Nothing happens if stream_time
+ * is not ahead, or if the task has consumed nothing yet (no offset to
+ * commit the new stream time with).
+ */
+ts_err ts_task_advance(ts_task *t, int64_t stream_time, char *errstr, size_t errstr_size);
+
+/* The stream time at which the next window closes or expires (INT64_MAX:
+ * none is pending), the least a ts_task_advance needs to do anything. */
+int64_t ts_task_next_due(const ts_task *t);
+
 /* A record that cannot be counted (a bad one): consumed, nothing else. */
 void ts_task_skip(ts_task *t, int64_t offset);
 

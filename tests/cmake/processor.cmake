@@ -6,3 +6,5 @@ ts_unit_test(test_proc_config ts_processor)
 # The processor end to end against the real broker.
 ts_integration_test(test_processor ts_common PkgConfig::JANSSON)
 ts_integration_test(test_processor_ops ts_store PkgConfig::CURL PkgConfig::JANSSON)
+# window.close.idle.ms: a quiet stream's windows close once, across a kill -9.
+ts_integration_test(test_processor_idle ts_common PkgConfig::CURL PkgConfig::JANSSON)

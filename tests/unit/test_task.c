@@ -276,3 +276,51 @@ Test(task, stream_time_metadata_round_trip)
     cr_expect_not(ts_task_meta_parse("tagstream:1:st=12x", 18, &st));
     cr_expect_not(ts_task_meta_parse(NULL, 0, &st));
 }
+
+Test(task, advance_closes_due_windows_like_a_record_would)
+{
+    char err[512];
+
+    recs("a", 5, 1000);
+    cr_assert_eq(ts_task_next_due(task), 20000, "window 0 closes at stream time 20000");
+    cr_assert_eq(ts_task_advance(task, 19999, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_eq(out.nresults, 0, "not yet due");
+    cr_assert_eq(ts_task_advance(task, 25000, err, sizeof(err)), TS_OK, "%s", err);
+    cr_assert_eq(out.nresults, 1);
+    expect_result(0, "a", 5, 0);
+    cr_expect_eq(ts_task_stream_time(task), 25000);
+    cr_expect_eq(ts_task_next_due(task), 3620000, "then only window 0's expiry is pending");
+    cr_expect(ts_task_dirty(task), "the new stream time is to be committed");
+    cr_expect_eq(rec("a", 19000), TS_TASK_LATE, "a record for the closed window is late");
+    cr_expect_eq(ts_task_advance(task, 24000, err, sizeof(err)), TS_OK, "never backwards");
+    cr_expect_eq(ts_task_stream_time(task), 25000);
+}
+
+Test(task, advance_is_undone_by_an_abort_and_done_once_after_a_commit)
+{
+    char err[512];
+
+    recs("a", 5, 1000);
+    commit();
+    cr_assert_eq(ts_task_advance(task, 20000, err, sizeof(err)), TS_OK, "%s", err);
+    cr_assert_eq(out.nresults, 1);
+    cr_assert_eq(ts_task_abort(task, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_eq(ts_task_stream_time(task), 1004, "back to the committed stream time");
+    cr_expect_eq(ts_task_next_due(task), 20000, "window 0 is open again");
+    cr_expect_eq(rec("a", 1500), TS_TASK_COUNTED);
+    cr_assert_eq(ts_task_advance(task, 20000, err, sizeof(err)), TS_OK, "%s", err);
+    cr_assert_eq(out.nresults, 2);
+    expect_result(1, "a", 6, 0);
+    commit();
+    cr_assert_eq(ts_task_advance(task, 30000, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_eq(out.nresults, 2, "a closed window is emitted once");
+}
+
+Test(task, advance_without_a_record_does_nothing)
+{
+    char err[512];
+
+    cr_assert_eq(ts_task_advance(task, 100000, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_eq(ts_task_stream_time(task), INT64_MIN);
+    cr_expect_not(ts_task_dirty(task));
+}
