@@ -17,6 +17,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      "This instance's id (transactional.id = application.id-instance.id). Unset: generated once "
      "and kept in the state directory, so a restarted instance fences its predecessor.",
      0},
+    TS_PROC_KEY_STATIC_MEMBERSHIP(ts_proc_config, static_membership, 0),
     {"state.dir", TS_CONF_STRING, F(state_dir), "/tmp/tagstream", 0, 0, NULL,
      "Directory of the RocksDB stores: `<state.dir>/<application.id>/<task>/`.", 0},
     TS_PROC_KEY_COMMIT_INTERVAL_MS(ts_proc_config, commit_interval_ms, 0),

@@ -24,6 +24,7 @@ typedef struct ts_proc_config {
     char *bootstrap_servers;
     char *application_id;
     char *instance_id;
+    int static_membership;
     char *state_dir;
     int64_t commit_interval_ms;
     char *input_topic;
@@ -62,6 +63,16 @@ typedef struct ts_proc_config {
     {                                                                                              \
         "min.count", TS_CONF_INT, offsetof(owner, field), "4", 0, INT64_MAX, NULL,                 \
             "Emit a window's count only if it is greater than this.", flags                        \
+    }
+#define TS_PROC_KEY_STATIC_MEMBERSHIP(owner, field, flags)                                         \
+    {                                                                                              \
+        "static.membership", TS_CONF_BOOL, offsetof(owner, field), "false", 0, 0, NULL,            \
+            "Join the group as a static member (group.instance.id = "                              \
+            "application.id-instance.id): a restart with the same instance id within "             \
+            "session.timeout.ms gets its partitions back without a rebalance, but a stop does "    \
+            "not leave the group. Only for identities that survive a restart (a state "            \
+            "directory on a volume, or instance.id set per instance).",                            \
+            flags                                                                                  \
     }
 #define TS_PROC_KEY_TRANSACTION_TIMEOUT_MS(owner, field, flags)                                    \
     {                                                                                              \

@@ -650,7 +650,8 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
 
     /* The consumer: read_committed, offsets only through transactions. */
     {
-        /* read_committed, and offsets only through transactions */
+        /* read_committed, and offsets only through transactions; with
+         * static.membership a group.instance.id (else the list ends there) */
         const char *forced[] = {"group.id",
                                 cfg->application_id,
                                 "client.id",
@@ -661,6 +662,8 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                                 "false",
                                 "enable.auto.offset.store",
                                 "false",
+                                cfg->static_membership ? "group.instance.id" : NULL,
+                                p->txn_id,
                                 NULL};
         cc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, consumer_defaults, forced, errstr,
                                errstr_size);
@@ -703,6 +706,8 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "processor", "started");
         ts_log_cstr(ev, "application_id", cfg->application_id);
         ts_log_cstr(ev, "transactional_id", p->txn_id);
+        if (cfg->static_membership)
+            ts_log_cstr(ev, "group_instance_id", p->txn_id);
         ts_log_cstr(ev, "input_topic", cfg->input_topic);
         ts_log_int(ev, "partitions", p->npart);
         ts_log_cstr(ev, "state_dir", p->app_dir);

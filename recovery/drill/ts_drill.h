@@ -85,6 +85,7 @@ typedef struct ts_drill_config {
     int64_t session_timeout_ms;
     int64_t transaction_timeout_ms;
     int64_t commit_interval_ms;
+    int static_membership;      /* and then kill9 checks that a restart rebalances nobody */
     int64_t replication_factor; /* 0: min(3, brokers) */
     int64_t broker_down_ms;
     char *broker_stop_command;
@@ -320,6 +321,7 @@ typedef struct ts_drill_inst {
     int64_t results_logged;
     int64_t aborts;
     int fenced_logged;
+    int64_t revocations; /* "partitions revoked" lines, all its runs */
     char last_error[300];
     char last_abort[300];
     int log_fd;

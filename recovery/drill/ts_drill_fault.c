@@ -192,12 +192,44 @@ static int ts_drill_wait_result(ts_drill *d, int i, int64_t timeout_ms)
     return 0;
 }
 
+/* Revocations the instances other than i have logged so far. */
+static int64_t ts_drill_others_revoked(const ts_drill *d, int i)
+{
+    int64_t n = 0;
+
+    for (int k = 0; k < d->ninst; k++)
+        if (k != i)
+            n += d->inst[k].revocations;
+    return n;
+}
+
+/* With static membership, an instance that comes back with its identity
+ * within the session timeout takes its partitions back without a
+ * rebalance: once it processes again, none of the others may have been
+ * revoked since it was killed (`revoked`: their count then). */
+static void ts_drill_check_static(ts_drill *d, int victim, int64_t revoked)
+{
+    int64_t now;
+
+    if (!ts_drill_wait_ready(d, victim, d->cfg->wait_ms))
+        return;
+    now = ts_drill_others_revoked(d, victim);
+    if (now != revoked)
+        ts_drill_fail(d,
+                      "static membership: instance %d came back with its identity, yet the "
+                      "others were revoked %lld time(s) (a rebalance)",
+                      victim, (long long)(now - revoked));
+    else
+        ts_drill_say(d, "instance %d is back with its partitions; no other instance was revoked",
+                     victim);
+}
+
 /* ---- the faults ---- */
 
 static void ts_drill_cycle_kill9(ts_drill *d, int c)
 {
     int when = d->cfg->kill9_when, victim, phase;
-    int64_t t;
+    int64_t t, revoked;
 
     if (when == TS_DRILL_WHEN_ANY) {
         static const int mix[] = {TS_DRILL_WHEN_PROCESSING, TS_DRILL_WHEN_PROCESSING,
@@ -238,10 +270,14 @@ static void ts_drill_cycle_kill9(ts_drill *d, int c)
         ts_drill_inst_start(d, victim, "kill9", 0);
         return;
     }
+    ts_drill_tick(d);
+    revoked = ts_drill_others_revoked(d, victim);
     t = ts_wall_ms();
     phase = ts_drill_sigkill(d, victim);
     ts_drill_say(d, "instance %d killed while %s", victim, ts_drill_phase_name(phase));
     ts_drill_restart(d, victim, "kill9", t, phase);
+    if (d->cfg->static_membership)
+        ts_drill_check_static(d, victim, revoked);
 }
 
 static void ts_drill_cycle_sigterm(ts_drill *d, int c)

@@ -125,6 +125,7 @@ static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
         }
     } else if (ts_drill_starts_with(msg, "partitions revoked")) {
         in->phase = TS_DRILL_JOINING;
+        in->revocations++;
         in->assigned_tasks = in->restored_tasks = 0;
     } else if (ts_drill_starts_with(msg, "restoring task ") &&
                json_object_get(j, "kind")) { /* the start of a restore, not its progress */

@@ -55,3 +55,11 @@ add_test(NAME drill_broker_stop_start
     --records 30000 --cluster.script ${PROJECT_SOURCE_DIR}/infra/local/kafka)
 set_tests_properties(drill_broker_stop_start PROPERTIES LABELS drill DEPENDS kafka_stop
   ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin" TIMEOUT 900)
+
+# Static membership (static.membership=true): each instance killed with
+# kill -9 comes back with its identity (its state directory) and takes its
+# partitions back at once, without a rebalance: the drill fails if any other
+# instance is revoked meanwhile. The 30 s session timeout would show as
+# a rebalance (and a 30 s wait) if the identity were not recognized.
+ts_drill_test(drill_kill9_static --fault kill9 --kill9.when processing --cycles 4 --instances 3
+  --seed 107 --partitions 6 --records 30000 --static.membership true --session.timeout.ms 30000)
