@@ -585,12 +585,15 @@ static char *ts_strcat3(const char *a, const char *b, const char *c)
 ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metrics *metrics,
                         ts_processor **out, char *errstr, size_t errstr_size)
 {
+    /* session and heartbeat: docs/OPERATIONS.md, "Failover", says why */
     static const char *const consumer_defaults[] = {"partition.assignment.strategy",
                                                     "range",
                                                     "auto.offset.reset",
                                                     "earliest",
                                                     "session.timeout.ms",
-                                                    "45000",
+                                                    "15000",
+                                                    "heartbeat.interval.ms",
+                                                    "3000",
                                                     "statistics.interval.ms",
                                                     "15000",
                                                     NULL};
