@@ -7,6 +7,7 @@
  */
 #include "ts_proc_assign_int.h"
 #include "ts_proc_int.h"
+#include "ts_proc_standby_int.h"
 #include "ts_proc_txn_int.h"
 #include "ts_clock.h"
 #include "ts_log.h"
@@ -53,6 +54,9 @@ static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *
             p->sources[tp->partition].committed = -1;
         } else if (!strcmp(tp->topic, p->repartition_topic)) {
             ts_slot *s = &p->slots[tp->partition];
+            /* a standby of it becomes the task's store: the restore
+             * replays only what the standby had not caught up with */
+            ts_proc_standby_release(p, tp->partition);
             if (keep)
                 keep[tp->partition] = 1;
             s->state = TS_SLOT_OFFSETS; /* a suspended task keeps its open store */

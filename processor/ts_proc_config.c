@@ -65,6 +65,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      "How long to retry at start while no broker answers or the brokers refuse the login or "
      "the TLS handshake; then exit 1 naming the cause.",
      0},
+    TS_PROC_KEY_NUM_STANDBY_REPLICAS(ts_proc_config, num_standby_replicas, 0),
     {"restore.batch.records", TS_CONF_INT, F(restore_batch_records), "10000", 1, 10000000, NULL,
      "Changelog records per RocksDB write batch during a restore.", 0},
     {"rocksdb.block.cache.bytes", TS_CONF_INT, F(rocksdb_block_cache_bytes), "67108864", 0, MAXI,

@@ -33,6 +33,7 @@ typedef struct ts_proc_config {
     int64_t window_grace_ms;
     int64_t window_retention_ms;  /* 0: unset, see ts_proc_config_retention */
     int64_t window_close_idle_ms; /* 0: off */
+    int64_t num_standby_replicas; /* >= 1: a standby of every task not owned */
     int64_t min_length;
     int64_t min_count;
     int output_format; /* ts_output_format */
@@ -63,6 +64,14 @@ typedef struct ts_proc_config {
     {                                                                                              \
         "min.count", TS_CONF_INT, offsetof(owner, field), "4", 0, INT64_MAX, NULL,                 \
             "Emit a window's count only if it is greater than this.", flags                        \
+    }
+#define TS_PROC_KEY_NUM_STANDBY_REPLICAS(owner, field, flags)                                      \
+    {                                                                                              \
+        "num.standby.replicas", TS_CONF_INT, offsetof(owner, field), "0", 0, 32767, NULL,          \
+            "Standby replicas: with 1 or more, every instance keeps a warm copy of the store of "  \
+            "every task it does not own, tailing its changelog, so that a task that moves to it "  \
+            "replays only a short tail (0: none, a moved task restores from the changelog).",      \
+            flags                                                                                  \
     }
 #define TS_PROC_KEY_STATIC_MEMBERSHIP(owner, field, flags)                                         \
     {                                                                                              \

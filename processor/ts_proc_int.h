@@ -13,10 +13,13 @@
  *   ts_proc_slot.c     pause, reload and close one partition's task (here)
  *   ts_proc_idle.c     stream time of quiet tasks after window.close.idle.ms
  *                      (ts_proc_idle_int.h)
+ *   ts_proc_standby.c  standby replicas: warm stores of the tasks not ours
+ *                      (ts_proc_standby_int.h)
  *
  * The files depend on each other in one direction only: ts_processor.c on
- * all, ts_proc_assign.c and ts_proc_idle.c on ts_proc_txn.c, those three on
- * ts_proc_metrics.c and ts_proc_slot.c, which depend on nothing else here.
+ * all, ts_proc_assign.c on ts_proc_txn.c and ts_proc_standby.c,
+ * ts_proc_idle.c on ts_proc_txn.c, those on ts_proc_metrics.c and
+ * ts_proc_slot.c, which depend on nothing else here.
  *
  * The processor's interface is ts_processor.h; nothing outside processor/
  * includes this.
@@ -83,9 +86,9 @@ typedef struct ts_proc_metrics {
     ts_counter *filtered, *late, *windows_closed, *results, *windows_expired;
     ts_counter *txn_committed, *txn_aborted, *rebalances;
     ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
-    ts_counter *idle_advances;
+    ts_counter *idle_advances, *standby_records;
     ts_histogram *commit_latency;
-    ts_gauge *tasks_active, *tasks_restoring, *restore_remaining, *store_bytes;
+    ts_gauge *tasks_active, *tasks_restoring, *tasks_standby, *restore_remaining, *store_bytes;
     ts_gauge *cache_entries, *ready;
 } ts_proc_metrics;
 
@@ -104,6 +107,7 @@ struct ts_processor {
     rd_kafka_t *consumer;
     rd_kafka_queue_t *admin_q;
     ts_restore *restore;
+    struct ts_proc_standby *standby; /* ts_proc_standby.c; NULL: no standbys */
     ts_store_options store_opts;
     ts_task_sink sink;
 

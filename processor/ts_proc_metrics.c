@@ -63,6 +63,9 @@ void ts_proc_metrics_init(ts_processor *p)
         "Stream time advances of quiet tasks by the wall clock (window.close.idle.ms) that "
         "closed or expired windows.",
         NULL);
+    m->standby_records = ts_metrics_counter(
+        r, "tagstream_standby_records_total",
+        "Changelog records applied to standby stores (num.standby.replicas).", NULL);
     m->txn_committed = ts_metrics_counter(r, "tagstream_transactions_committed_total",
                                           "Transactions committed.", NULL);
     m->txn_aborted = ts_metrics_counter(r, "tagstream_transactions_aborted_total",
@@ -90,6 +93,8 @@ void ts_proc_metrics_init(ts_processor *p)
                                        "state=\"active\"");
     m->tasks_restoring = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
                                           "state=\"restoring\"");
+    m->tasks_standby = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
+                                        "state=\"standby\"");
     m->restore_remaining =
         ts_metrics_gauge(r, "tagstream_restore_remaining_records",
                          "Changelog records still to replay (approximate).", NULL);

@@ -9,6 +9,7 @@
 #include "ts_proc_idle_int.h"
 #include "ts_proc_int.h"
 #include "ts_proc_metrics_int.h"
+#include "ts_proc_standby_int.h"
 #include "ts_proc_txn_int.h"
 #include "ts_buf.h"
 #include "ts_clock.h"
@@ -518,6 +519,8 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
     }
     if (!err)
         err = ts_proc_restore_step(p, 50, errstr, errstr_size);
+    if (!err)
+        ts_proc_standby_step(p, 20);
     if (err == TS_ERR_FENCED && !*p->stop) {
         snprintf(why, sizeof(why), "%s", errstr);
         err = ts_proc_recover(p, why, errstr, errstr_size);
@@ -704,6 +707,9 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                          (int)cfg->restore_batch_records, &p->restore, errstr, errstr_size);
     if (err)
         goto fail;
+    err = ts_proc_standby_new(p, errstr, errstr_size);
+    if (err)
+        goto fail;
 
     {
         ts_log_ev *ev = ts_log_begin(TS_LOG_INFO, "processor", "started");
@@ -711,6 +717,8 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         ts_log_cstr(ev, "transactional_id", p->txn_id);
         if (cfg->static_membership)
             ts_log_cstr(ev, "group_instance_id", p->txn_id);
+        if (cfg->num_standby_replicas > 0)
+            ts_log_int(ev, "num_standby_replicas", cfg->num_standby_replicas);
         ts_log_cstr(ev, "input_topic", cfg->input_topic);
         ts_log_int(ev, "partitions", p->npart);
         ts_log_cstr(ev, "state_dir", p->app_dir);
@@ -732,6 +740,7 @@ void ts_processor_destroy(ts_processor *p)
     if (p->slots)
         for (int32_t i = 0; i < p->npart; i++)
             ts_task_close(p->slots[i].task);
+    ts_proc_standby_destroy(p);
     ts_restore_destroy(p->restore);
     if (p->consumer) {
         rd_kafka_consumer_close(p->consumer);

@@ -85,7 +85,8 @@ typedef struct ts_drill_config {
     int64_t session_timeout_ms;
     int64_t transaction_timeout_ms;
     int64_t commit_interval_ms;
-    int static_membership;      /* and then kill9 checks that a restart rebalances nobody */
+    int static_membership; /* and then kill9 checks that a restart rebalances nobody */
+    int64_t num_standby_replicas;
     int64_t replication_factor; /* 0: min(3, brokers) */
     int64_t broker_down_ms;
     char *broker_stop_command;

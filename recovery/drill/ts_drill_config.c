@@ -62,6 +62,7 @@ const ts_conf_prop ts_drill_config_props[] = {
     TS_PROC_KEY_TRANSACTION_TIMEOUT_MS(ts_drill_config, transaction_timeout_ms, TS_CONF_F_PASS),
     TS_PROC_KEY_COMMIT_INTERVAL_MS(ts_drill_config, commit_interval_ms, TS_CONF_F_PASS),
     TS_PROC_KEY_STATIC_MEMBERSHIP(ts_drill_config, static_membership, TS_CONF_F_PASS),
+    TS_PROC_KEY_NUM_STANDBY_REPLICAS(ts_drill_config, num_standby_replicas, TS_CONF_F_PASS),
     {"delay.min.ms", TS_CONF_INT, F(delay_min_ms), "300", 0, 3600000, NULL,
      "Least random delay before a fault strikes.", 0},
     {"delay.max.ms", TS_CONF_INT, F(delay_max_ms), "3000", 0, 3600000, NULL,

@@ -63,3 +63,9 @@ set_tests_properties(drill_broker_stop_start PROPERTIES LABELS drill DEPENDS kaf
 # a rebalance (and a 30 s wait) if the identity were not recognized.
 ts_drill_test(drill_kill9_static --fault kill9 --kill9.when processing --cycles 4 --instances 3
   --seed 107 --partitions 6 --records 30000 --static.membership true --session.timeout.ms 30000)
+
+# Standby replicas (num.standby.replicas=1): graceful stops, scale out and
+# in, and kill -9 while every instance keeps warm copies of the tasks it
+# does not own; a moved task starts from the standby and replays its tail.
+ts_drill_test(drill_standby --fault sigterm,scale,kill9 --cycles 6 --instances 3 --seed 109
+  --partitions 6 --records 30000 --num.standby.replicas 1)
