@@ -80,6 +80,7 @@ typedef struct ts_drill_config {
     int64_t min_count;
     int64_t delay_min_ms;
     int64_t delay_max_ms;
+    int64_t down_min_ms;
     int64_t down_max_ms;
     int kill9_when; /* ts_drill_when */
     int64_t session_timeout_ms;

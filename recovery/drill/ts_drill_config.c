@@ -67,6 +67,10 @@ const ts_conf_prop ts_drill_config_props[] = {
      "Least random delay before a fault strikes.", 0},
     {"delay.max.ms", TS_CONF_INT, F(delay_max_ms), "3000", 0, 3600000, NULL,
      "Most random delay before a fault strikes.", 0},
+    {"down.min.ms", TS_CONF_INT, F(down_min_ms), "0", 0, 3600000, NULL,
+     "Least random time a killed instance stays down (above the session timeout: its tasks "
+     "move to the others first).",
+     0},
     {"down.max.ms", TS_CONF_INT, F(down_max_ms), "1000", 0, 3600000, NULL,
      "Most random time a killed or stopped instance stays down.", 0},
     {"kill9.when", TS_CONF_ENUM, F(kill9_when), "any", 0, 0,
@@ -296,6 +300,9 @@ static ts_err ts_drill_validate(ts_drill_config *cfg, char *errstr, size_t errst
     if (cfg->delay_max_ms < cfg->delay_min_ms)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "delay.max.ms must be at least delay.min.ms");
+    if (cfg->down_max_ms < cfg->down_min_ms)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                         "down.max.ms must be at least down.min.ms");
     if (cfg->preload > cfg->records)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "preload: %lld is more than records (%lld)", (long long)cfg->preload,

@@ -143,7 +143,7 @@ static int ts_drill_sigkill(ts_drill *d, int i)
 /* Keep instance i down for a random while, then start it again. */
 static void ts_drill_restart(ts_drill *d, int i, const char *why, int64_t fault_ms, int phase)
 {
-    int64_t down = ts_drill_rand_range(&d->rng, 0, d->cfg->down_max_ms);
+    int64_t down = ts_drill_rand_range(&d->rng, d->cfg->down_min_ms, d->cfg->down_max_ms);
 
     d->inst[i].hold = 1;
     ts_drill_sleep(d, down);
