@@ -38,6 +38,7 @@ typedef enum ts_drill_fault {
     TS_DRILL_BROKER,
     TS_DRILL_SCALE,
     TS_DRILL_STATELOSS,
+    TS_DRILL_REPLACE,
     TS_DRILL__NFAULTS
 } ts_drill_fault;
 
@@ -367,6 +368,12 @@ typedef struct ts_drill {
     size_t nruns, runs_cap;
     ts_drill_stop_time *stops;
     size_t nstops, stops_cap;
+    /* who processes each task (-1: nobody), and since when nobody does
+     * (0: somebody does, or nobody ever did) */
+    int task_owner[TS_DRILL_MAX_PARTS];
+    int64_t task_down_since[TS_DRILL_MAX_PARTS];
+    int64_t longest_gap_ms; /* revocation or death -> restored elsewhere */
+    int longest_gap_task;
     /* counters for the report */
     int cycles_done;
     int zombies;       /* zombie cycles so far: every other one stays frozen longer */
@@ -398,6 +405,10 @@ void ts_drill_tick(ts_drill *d);
 void ts_drill_sleep(ts_drill *d, int64_t ms);
 ts_err ts_drill_wipe_dir(const char *path, char *errstr, size_t errstr_size);
 ts_drill_run_rec *ts_drill_current_run(ts_drill *d, int i);
+
+/* The processing of instance i's tasks stopped at t (it was revoked or
+ * died): their gaps begin. */
+void ts_drill_tasks_stopped(ts_drill *d, int i, int64_t t);
 
 /* ts_drill_fault.c: the faults. */
 /* Make slot i ready for a new instance: an empty state directory (a

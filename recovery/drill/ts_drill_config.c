@@ -12,7 +12,7 @@
 #define MAXI     INT64_MAX
 
 static const char *const ts_drill_fault_names[TS_DRILL__NFAULTS] = {
-    "none", "kill9", "sigterm", "zombie", "broker", "scale", "stateloss"};
+    "none", "kill9", "sigterm", "zombie", "broker", "scale", "stateloss", "replace"};
 
 const char *ts_drill_fault_name(ts_drill_fault f)
 {
@@ -23,8 +23,8 @@ const ts_conf_prop ts_drill_config_props[] = {
     /* unset: the local cluster of $TAGSTREAM_KAFKA_DIR (ts_drill_defaults) */
     TS_CONF_KEY_BOOTSTRAP_SERVERS(ts_drill_config, bootstrap_servers, NULL, 0),
     {"fault", TS_CONF_STRING, F(fault), "kill9", 0, 0, NULL,
-     "Fault of each cycle: none, kill9, sigterm, zombie, broker, scale, stateloss, or a "
-     "comma-separated list taken in turn.",
+     "Fault of each cycle: none, kill9, sigterm, zombie, broker, scale, stateloss, replace, or "
+     "a comma-separated list taken in turn.",
      0},
     {"cycles", TS_CONF_INT, F(cycles), "10", 0, 100000, NULL, "Number of fault cycles.", 0},
     {"instances", TS_CONF_INT, F(instances), "1", 1, TS_DRILL_MAX_INSTANCES, NULL,
@@ -180,7 +180,7 @@ static ts_err ts_drill_parse_faults(ts_drill_config *cfg, char *errstr, size_t e
         if (!found)
             return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                              "fault: unknown fault \"%.*s\" (none, kill9, sigterm, zombie, "
-                             "broker, scale, stateloss)",
+                             "broker, scale, stateloss, replace)",
                              (int)n, s);
         s += n;
         if (*s == ',')

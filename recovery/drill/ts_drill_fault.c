@@ -135,6 +135,7 @@ static int ts_drill_sigkill(ts_drill *d, int i)
 
     ts_drill_tick(d);
     phase = d->inst[i].phase;
+    ts_drill_tasks_stopped(d, i, ts_wall_ms());
     ts_drill_inst_stop(d, i, SIGKILL, 10000, &ms);
     d->kills_by_phase[phase]++;
     return phase;
@@ -572,6 +573,32 @@ static void ts_drill_cycle_stateloss(ts_drill *d, int c)
     }
 }
 
+/* A rolling deploy, as ECS makes one: the instances in turn get SIGTERM
+ * and are replaced by a new one on an empty state directory (so a new
+ * instance id); the next one only once every instance processes again. */
+static void ts_drill_cycle_replace(ts_drill *d, int c)
+{
+    int n = ts_drill_active_count(d), victim = -1, k;
+    int64_t t;
+    char err[512];
+
+    ts_drill_wait_ready(d, -1, d->cfg->wait_ms);
+    k = n > 0 ? c % n : 0;
+    for (int i = 0; i < d->ninst && victim < 0; i++)
+        if (d->inst[i].active && k-- == 0)
+            victim = i;
+    if (victim < 0)
+        return;
+    ts_drill_say(d, "cycle %d: replacing instance %d (SIGTERM, a new one on an empty disk)", c + 1,
+                 victim);
+    t = ts_wall_ms();
+    ts_drill_sigterm(d, victim, "replace");
+    if (ts_drill_wipe_dir(d->inst[victim].state_dir, err, sizeof(err)))
+        ts_drill_fail(d, "%s", err);
+    ts_drill_restart(d, victim, "replace", t, TS_DRILL_PROCESSING);
+    ts_drill_wait_ready(d, -1, d->cfg->wait_ms);
+}
+
 void ts_drill_cycle(ts_drill *d, int c)
 {
     ts_drill_fault f = d->cfg->faults[c % d->cfg->nfaults];
@@ -594,6 +621,9 @@ void ts_drill_cycle(ts_drill *d, int c)
         break;
     case TS_DRILL_STATELOSS:
         ts_drill_cycle_stateloss(d, c);
+        break;
+    case TS_DRILL_REPLACE:
+        ts_drill_cycle_replace(d, c);
         break;
     default:
         ts_drill_say(d, "cycle %d: no fault", c + 1);

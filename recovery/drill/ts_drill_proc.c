@@ -85,6 +85,15 @@ static int ts_drill_starts_with(const char *s, const char *prefix)
     return s && !strncmp(s, prefix, strlen(prefix));
 }
 
+void ts_drill_tasks_stopped(ts_drill *d, int i, int64_t t)
+{
+    for (int p = 0; p < TS_DRILL_MAX_PARTS; p++)
+        if (d->task_owner[p] == i) {
+            d->task_owner[p] = -1;
+            d->task_down_since[p] = t;
+        }
+}
+
 /* One log line of instance i. */
 static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
 {
@@ -126,6 +135,7 @@ static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
     } else if (ts_drill_starts_with(msg, "partitions revoked")) {
         in->phase = TS_DRILL_JOINING;
         in->revocations++;
+        ts_drill_tasks_stopped(d, i, t);
         in->assigned_tasks = in->restored_tasks = 0;
     } else if (ts_drill_starts_with(msg, "restoring task ") &&
                json_object_get(j, "kind")) { /* the start of a restore, not its progress */
@@ -142,11 +152,22 @@ static void ts_drill_log_line(ts_drill *d, int i, const char *line, size_t len)
         if (sscanf(msg, "restoring task %d_%d", &sub, &task) == 2 && task >= 0 &&
             task < TS_DRILL_MAX_PARTS && !run->restored_once[task]) {
             run->restored_once[task] = 1;
-            if (run->state_lost && !full)
+            /* with standbys, a task that moves in later may start from the
+             * standby this run built: only its first assignment must be full */
+            if (run->state_lost && !full && (!d->cfg->num_standby_replicas || !run->ready_ms))
                 run->tail_after_loss++;
         }
     } else if (ts_drill_starts_with(msg, "task ") && strstr(msg, " restored")) {
         int64_t recs = json_integer_value(json_object_get(j, "records"));
+        int sub = -1, task = -1;
+        if (sscanf(msg, "task %d_%d", &sub, &task) == 2 && task >= 0 && task < TS_DRILL_MAX_PARTS) {
+            if (d->task_down_since[task] && t - d->task_down_since[task] > d->longest_gap_ms) {
+                d->longest_gap_ms = t - d->task_down_since[task];
+                d->longest_gap_task = task;
+            }
+            d->task_down_since[task] = 0;
+            d->task_owner[task] = i;
+        }
         run->replayed_total += recs;
         if (!run->ready_ms) {
             run->replayed += recs;

@@ -229,6 +229,8 @@ static void ts_drill_init(ts_drill *d, ts_drill_config *cfg, ts_conf *conf,
     d->interrupted = interrupted;
     d->t0 = ts_wall_ms();
     d->rng = (uint64_t)cfg->seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
+    for (int p = 0; p < TS_DRILL_MAX_PARTS; p++)
+        d->task_owner[p] = -1;
     ts_buf_init(&d->notes, 0);
     ts_buf_init(&d->failures, 0);
 }
@@ -437,6 +439,10 @@ static int ts_drill_summary(ts_drill *d, ts_drill_outcome *o)
            d->kills_by_phase[TS_DRILL_RESTORING], d->kills_by_phase[TS_DRILL_PROCESSING]);
     ts_drill_report_runs(d);
     ts_drill_report_stops(d);
+    if (d->longest_gap_ms > 0)
+        printf("  longest processing gap %lld ms (task 1_%d: from its revocation or its owner's "
+               "death to its restore elsewhere)\n",
+               (long long)d->longest_gap_ms, d->longest_gap_task);
     if (d->notes.len)
         printf("%s", d->notes.data);
     printf("  unexpected exits       %d\n", d->unexpected_exits);

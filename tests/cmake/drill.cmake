@@ -69,3 +69,11 @@ ts_drill_test(drill_kill9_static --fault kill9 --kill9.when processing --cycles 
 # does not own; a moved task starts from the standby and replays its tail.
 ts_drill_test(drill_standby --fault sigterm,scale,kill9 --cycles 6 --instances 3 --seed 109
   --partitions 6 --records 30000 --num.standby.replicas 1)
+
+# A rolling deploy under load, as ECS makes one: each of three instances in
+# turn gets SIGTERM and is replaced by a new one on an empty state
+# directory, the next one once all process again; with standbys, which the
+# new instances build while they process. The summary gives the longest
+# time a task was processed by nobody.
+ts_drill_test(drill_rolling_deploy --fault replace --cycles 3 --instances 3 --seed 110
+  --partitions 6 --records 30000 --num.standby.replicas 1)
