@@ -565,3 +565,103 @@ ts_err ts_store_write(ts_store *s, ts_store_batch *b, int disable_wal, char *err
         return ts_store_rocks_err(rerr, errstr, errstr_size, "cannot write store", s->path);
     return TS_OK;
 }
+
+/* ---- bulk loading ---- */
+
+struct ts_store_bulk {
+    ts_store *s;
+    rocksdb_envoptions_t *env;
+    rocksdb_sstfilewriter_t *w;
+    char *file;
+    size_t n;
+    char *rerr; /* the first failure of a put */
+};
+
+void ts_store_bulk_abort(ts_store_bulk *b)
+{
+    if (!b)
+        return;
+    if (b->w)
+        rocksdb_sstfilewriter_destroy(b->w);
+    if (b->env)
+        rocksdb_envoptions_destroy(b->env);
+    if (b->file)
+        unlink(b->file);
+    free(b->file);
+    free(b->rerr);
+    free(b);
+}
+
+ts_err ts_store_bulk_begin(ts_store *s, ts_store_bulk **out, char *errstr, size_t errstr_size)
+{
+    static const char name[] = "/tagstream-bulk.sst";
+    ts_store_bulk *b;
+    char *rerr = NULL;
+    size_t n = strlen(s->path);
+
+    *out = NULL;
+    b = calloc(1, sizeof(*b));
+    if (!b || !(b->file = malloc(n + sizeof(name)))) {
+        free(b);
+        return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    }
+    memcpy(b->file, s->path, n);
+    memcpy(b->file + n, name, sizeof(name));
+    b->s = s;
+    b->env = rocksdb_envoptions_create();
+    /* the store's own options: the same table format, block size and
+     * compression as its flushes write */
+    b->w = rocksdb_sstfilewriter_create(b->env, s->opts);
+    rocksdb_sstfilewriter_open(b->w, b->file, &rerr);
+    if (rerr) {
+        ts_err err =
+            ts_store_rocks_err(rerr, errstr, errstr_size, "cannot bulk load store", s->path);
+        ts_store_bulk_abort(b);
+        return err;
+    }
+    *out = b;
+    return TS_OK;
+}
+
+void ts_store_bulk_put(ts_store_bulk *b, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (b->rerr)
+        return;
+    if (val)
+        rocksdb_sstfilewriter_put(b->w, key, klen, val, vlen, &b->rerr);
+    else
+        rocksdb_sstfilewriter_delete(b->w, key, klen, &b->rerr);
+    b->n++;
+}
+
+ts_err ts_store_bulk_commit(ts_store_bulk *b, char *errstr, size_t errstr_size)
+{
+    rocksdb_ingestexternalfileoptions_t *io;
+    const char *files[1];
+    char *rerr = NULL;
+    ts_err err = TS_OK;
+
+    if (b->rerr) {
+        err =
+            ts_store_rocks_err(b->rerr, errstr, errstr_size, "cannot bulk load store", b->s->path);
+        b->rerr = NULL;
+        goto done;
+    }
+    if (b->n == 0)
+        goto done; /* RocksDB writes no empty SST files */
+    rocksdb_sstfilewriter_finish(b->w, &rerr);
+    if (rerr) {
+        err = ts_store_rocks_err(rerr, errstr, errstr_size, "cannot bulk load store", b->s->path);
+        goto done;
+    }
+    io = rocksdb_ingestexternalfileoptions_create();
+    rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+    files[0] = b->file;
+    rocksdb_ingest_external_file(b->s->db, files, 1, io, &rerr);
+    rocksdb_ingestexternalfileoptions_destroy(io);
+    if (rerr)
+        err = ts_store_rocks_err(rerr, errstr, errstr_size, "cannot ingest into store", b->s->path);
+done:
+    ts_store_bulk_abort(b); /* after a move the unlink finds nothing */
+    return err;
+}

@@ -122,6 +122,28 @@ void ts_store_batch_delete_windows_before(ts_store_batch *b, int64_t window_star
 /* Write all metadata fields of m. */
 void ts_store_batch_meta(ts_store_batch *b, const ts_store_meta *m);
 
+/*
+ * Bulk loading: records given in strictly increasing key order are written
+ * to one SST file in the store's directory, which RocksDB then takes in
+ * whole (IngestExternalFile, the file moved, not copied). This skips the
+ * memtable, its sorted inserts and its flushes: what a restore into a large
+ * store pays most for. The ingested records are newer than everything the
+ * store held before (a key written again wins), and the ingestion is atomic
+ * and durable once ts_store_bulk_commit returns TS_OK.
+ *
+ * ts_store_bulk_put with val NULL writes a delete. A key not greater than
+ * the previous one fails the load (reported by commit). commit and abort
+ * free the loader (abort accepts NULL) and remove the file if it was not
+ * ingested; a commit of no records ingests nothing. One loader per store at
+ * a time; thread: the store's.
+ */
+typedef struct ts_store_bulk ts_store_bulk;
+ts_err ts_store_bulk_begin(ts_store *s, ts_store_bulk **out, char *errstr, size_t errstr_size);
+void ts_store_bulk_put(ts_store_bulk *b, const void *key, size_t klen, const void *val,
+                       size_t vlen);
+ts_err ts_store_bulk_commit(ts_store_bulk *b, char *errstr, size_t errstr_size);
+void ts_store_bulk_abort(ts_store_bulk *b);
+
 /* Apply a batch atomically. disable_wal for bulk restores (then flush). */
 ts_err ts_store_write(ts_store *s, ts_store_batch *b, int disable_wal, char *errstr,
                       size_t errstr_size);
