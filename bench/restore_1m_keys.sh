@@ -14,7 +14,8 @@
 # time from the new process's start to ready (every task restored; this
 # includes rejoining the consumer group, which waits for the dead member's
 # session timeout), the time of the restore itself, the changelog records
-# replayed and the replay rate. Uses the cluster at $TAGSTREAM_BENCH_BOOTSTRAP
+# replayed, the replay rate and the processor's CPU time over the restore
+# (a figure that depends less on what else runs on the machine). Uses the cluster at $TAGSTREAM_BENCH_BOOTSTRAP
 # if set; otherwise starts a one-node cluster in a temporary directory and
 # removes it afterwards. BUILD names the build directory (default: build).
 set -euo pipefail
@@ -67,6 +68,13 @@ for run in 2 3; do
   wall=$((t1 - t0))
   rate=$([[ $wall -gt 0 ]] && echo $((total * 1000 / wall)) || echo "-")
   printf '  %-34s %s; %d records replayed in %d ms (%s records/s)\n' "$what" "$kind" "$total" "$wall" "$rate"
+  # the process's CPU (all threads) from a task's restore start to its end;
+  # the tasks restore together, so the largest is the whole restore's
+  cpu=$(sed -n 's/.*"msg":"task 1_[0-9]* restored".*"process_cpu_ms":\([0-9]*\).*/\1/p' "$log" | sort -n | tail -1)
+  if [[ -n $cpu && $total -gt 0 ]]; then
+    printf '  %-34s processor CPU over the restore: %d ms (%d ms per million records)\n' "$what" "$cpu" \
+      $((cpu * 1000000 / total))
+  fi
 done
 grep -E '^ +[0-9]+ +0 +(kill9|stateloss) ' "$work/drill.out" |
   awk '{printf "  restart %s (%s): joined the group %s ms and ready %s ms after the new process started\n", $1, $3, $6, $7}'

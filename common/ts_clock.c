@@ -19,3 +19,8 @@ int64_t ts_wall_ms(void)
 {
     return ts_clock_ms(CLOCK_REALTIME);
 }
+
+int64_t ts_cpu_ms(void)
+{
+    return ts_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+}

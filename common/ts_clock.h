@@ -10,4 +10,8 @@ int64_t ts_mono_ms(void);
 /* CLOCK_REALTIME: milliseconds since the epoch, for event and wall time. */
 int64_t ts_wall_ms(void);
 
+/* CLOCK_PROCESS_CPUTIME_ID: CPU time of all the process's threads, for
+ * reporting what a phase cost. */
+int64_t ts_cpu_ms(void);
+
 #endif

@@ -285,6 +285,7 @@ static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d, char *
     ev = ts_log_begin(TS_LOG_INFO, "processor", "task %s restored", ts_task_id(s->task));
     ts_log_int(ev, "records", (int64_t)d->records);
     ts_log_int(ev, "elapsed_ms", d->elapsed_ms);
+    ts_log_int(ev, "process_cpu_ms", d->process_cpu_ms);
     ts_log_dbl(ev, "records_per_second",
                d->elapsed_ms > 0 ? (double)d->records * 1000.0 / (double)d->elapsed_ms : 0);
     ts_log_int(ev, "stream_time", st);

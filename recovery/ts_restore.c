@@ -8,21 +8,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One record of the run being gathered. Its key and value are copied into
+ * the run's arena (u32 key length, u32 value length or TS_RESTORE_TOMBSTONE,
+ * key, value), so the message and librdkafka's fetch buffer behind it are
+ * released at once. k0 and k1 are the key's bytes 1-16 (after the type
+ * byte, which is the same for every window key), big-endian and
+ * zero-padded: most comparisons of the sort end there. */
+typedef struct ts_restore_rec {
+    uint64_t k0, k1;
+    size_t off; /* in the arena; grows with changelog order */
+} ts_restore_rec;
+
+#define TS_RESTORE_TOMBSTONE  UINT32_MAX
+#define TS_RESTORE_POLL_BATCH 512
+/* A run is written when it holds this many bytes of keys and values (or
+ * restore.batch.records records): its arena and index take about twice
+ * that, per partition being restored. */
+#define TS_RESTORE_RUN_BYTES ((size_t)8 << 20)
+/* A run of at least this many records is bulk-loaded as one SST file;
+ * a shorter one (the tail of a tail replay) goes through a write batch,
+ * which costs less than a file for a few records. */
+#define TS_RESTORE_BULK_MIN 4096
+
 typedef struct ts_restore_part {
     int32_t partition;
     ts_store *store;
     ts_store_batch *batch;
-    /* The records of the next batch, held until it is written: sorted by
-     * key first, they reach the memtable in its order, and only the last
-     * record of a key in the batch is written. */
-    rd_kafka_message_t **pending;
-    size_t npending, pending_cap;
+    ts_buf arena;
+    ts_restore_rec *recs;
+    size_t nrecs, recs_cap;
     ts_restore_progress p;
     int eof;
 } ts_restore_part;
 
 struct ts_restore {
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue; /* the consumer's */
     char *topic;
     int batch_records;
     ts_restore_part *parts;
@@ -83,15 +104,19 @@ ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *to
         return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create restore consumer: %s",
                          msg);
     }
+    r->queue = rd_kafka_queue_get_consumer(r->consumer);
+    if (!r->queue) {
+        ts_restore_destroy(r);
+        return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot get the restore queue");
+    }
     *out = r;
     return TS_OK;
 }
 
 static void ts_restore_part_free(ts_restore_part *p)
 {
-    for (size_t i = 0; i < p->npending; i++)
-        rd_kafka_message_destroy(p->pending[i]);
-    free(p->pending);
+    ts_buf_free(&p->arena);
+    free(p->recs);
     ts_store_batch_destroy(p->batch);
 }
 
@@ -101,6 +126,8 @@ void ts_restore_destroy(ts_restore *r)
         return;
     for (size_t i = 0; i < r->nparts; i++)
         ts_restore_part_free(&r->parts[i]);
+    if (r->queue)
+        rd_kafka_queue_destroy(r->queue);
     if (r->consumer) {
         rd_kafka_assign(r->consumer, NULL);
         rd_kafka_destroy(r->consumer);
@@ -160,12 +187,14 @@ ts_err ts_restore_add(ts_restore *r, int32_t partition, ts_store *store, int64_t
     memset(p, 0, sizeof(*p));
     p->partition = partition;
     p->store = store;
+    ts_buf_init(&p->arena, 0);
     p->batch = ts_store_batch_new();
     if (!p->batch)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     p->p.start = p->p.position = from;
     p->p.end = end;
     p->p.started_ms = ts_mono_ms();
+    p->p.started_cpu_ms = ts_cpu_ms();
     p->eof = from >= end;
     r->nparts++;
     r->reassign = 1;
@@ -217,71 +246,232 @@ static ts_err ts_restore_assign(ts_restore *r, char *errstr, size_t errstr_size)
     return TS_OK;
 }
 
-/* RocksDB's bytewise order of the keys, then changelog order. */
-static int ts_restore_cmp(const void *a, const void *b)
+static void ts_restore_rec_key(const ts_restore_part *p, const ts_restore_rec *r,
+                               const unsigned char **key, uint32_t *klen, const unsigned char **val,
+                               uint32_t *vlen)
 {
-    const rd_kafka_message_t *x = *(rd_kafka_message_t *const *)a;
-    const rd_kafka_message_t *y = *(rd_kafka_message_t *const *)b;
-    int c = ts_bytes_cmp(x->key, x->key_len, y->key, y->key_len);
+    const unsigned char *h = (const unsigned char *)p->arena.data + r->off;
 
-    if (c)
-        return c;
-    return (x->offset > y->offset) - (x->offset < y->offset);
+    memcpy(klen, h, 4);
+    memcpy(vlen, h + 4, 4);
+    *key = h + 8;
+    *val = h + 8 + *klen;
 }
 
-/* Write the pending records as one batch: the state after it is the state
- * after applying them one by one in changelog order. */
+/* RocksDB's bytewise order of the keys, then changelog order: < 0, 0, > 0. */
+static inline int ts_restore_cmp(const char *arena, const ts_restore_rec *x,
+                                 const ts_restore_rec *y)
+{
+    const unsigned char *hx, *hy;
+    uint32_t nx, ny;
+    int c;
+
+    if (x->k0 != y->k0)
+        return x->k0 < y->k0 ? -1 : 1;
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1 ? -1 : 1;
+    hx = (const unsigned char *)arena + x->off;
+    hy = (const unsigned char *)arena + y->off;
+    memcpy(&nx, hx, 4);
+    memcpy(&ny, hy, 4);
+    c = ts_bytes_cmp(hx + 8, nx, hy + 8, ny);
+    if (c)
+        return c;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+static inline void ts_restore_swap(ts_restore_rec *a, ts_restore_rec *b)
+{
+    ts_restore_rec t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+static void ts_restore_sift(const char *arena, ts_restore_rec *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && ts_restore_cmp(arena, &a[c], &a[c + 1]) < 0)
+            c++;
+        if (ts_restore_cmp(arena, &a[i], &a[c]) >= 0)
+            return;
+        ts_restore_swap(&a[i], &a[c]);
+        i = c;
+    }
+}
+
+/*
+ * Sort a run (introsort: quicksort with a median of three, insertion sort
+ * for short ranges, heapsort past a depth bound). qsort's calls of a
+ * comparison function through a pointer, and its copying of elements of
+ * any size, took a quarter of a full restore's time on the main thread.
+ * No two records compare equal (changelog order breaks ties).
+ */
+static void ts_restore_sort(const char *arena, ts_restore_rec *a, size_t n, int depth)
+{
+    while (n > 16) {
+        size_t i, j, m = n / 2;
+        ts_restore_rec pivot;
+        if (depth-- == 0) {
+            for (i = n / 2; i-- > 0;)
+                ts_restore_sift(arena, a, i, n);
+            for (i = n; i-- > 1;) {
+                ts_restore_swap(&a[0], &a[i]);
+                ts_restore_sift(arena, a, 0, i);
+            }
+            return;
+        }
+        if (ts_restore_cmp(arena, &a[m], &a[0]) < 0)
+            ts_restore_swap(&a[m], &a[0]);
+        if (ts_restore_cmp(arena, &a[n - 1], &a[m]) < 0) {
+            ts_restore_swap(&a[n - 1], &a[m]);
+            if (ts_restore_cmp(arena, &a[m], &a[0]) < 0)
+                ts_restore_swap(&a[m], &a[0]);
+        }
+        pivot = a[m];
+        i = 0;
+        j = n - 1;
+        for (;;) { /* Hoare: a[0] <= pivot <= a[n-1] stop both scans */
+            while (ts_restore_cmp(arena, &a[i], &pivot) < 0)
+                i++;
+            while (ts_restore_cmp(arena, &pivot, &a[j]) < 0)
+                j--;
+            if (i >= j)
+                break;
+            ts_restore_swap(&a[i], &a[j]);
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j+1, n): recurse into the smaller part */
+        if (j + 1 < n - j - 1) {
+            ts_restore_sort(arena, a, j + 1, depth);
+            a += j + 1;
+            n -= j + 1;
+        } else {
+            ts_restore_sort(arena, a + j + 1, n - j - 1, depth);
+            n = j + 1;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        ts_restore_rec t = a[i];
+        size_t k = i;
+        for (; k > 0 && ts_restore_cmp(arena, &t, &a[k - 1]) < 0; k--)
+            a[k] = a[k - 1];
+        a[k] = t;
+    }
+}
+
+static int ts_restore_same_key(const ts_restore_part *p, const ts_restore_rec *x,
+                               const ts_restore_rec *y)
+{
+    const unsigned char *kx, *ky, *v;
+    uint32_t nx, ny, vn;
+
+    if (x->k0 != y->k0 || x->k1 != y->k1)
+        return 0;
+    ts_restore_rec_key(p, x, &kx, &nx, &v, &vn);
+    ts_restore_rec_key(p, y, &ky, &ny, &v, &vn);
+    return nx == ny && !memcmp(kx, ky, nx);
+}
+
+/* Write the gathered run: sorted by key, only the last record of each key,
+ * so the state after it is the state after applying the records one by one
+ * in changelog order. A long run is bulk-loaded (one SST file ingested), a
+ * short one written as a batch. Empties the run either way. */
 static ts_err ts_restore_write(ts_restore_part *p, char *errstr, size_t errstr_size)
 {
-    ts_err err;
+    ts_store_bulk *bulk = NULL;
+    ts_err err = TS_OK;
 
-    if (p->npending == 0)
+    if (p->nrecs == 0)
         return TS_OK;
-    qsort(p->pending, p->npending, sizeof(*p->pending), ts_restore_cmp);
-    for (size_t i = 0; i < p->npending; i++) {
-        const rd_kafka_message_t *m = p->pending[i];
-        if (i + 1 < p->npending &&
-            !ts_bytes_cmp(m->key, m->key_len, p->pending[i + 1]->key, p->pending[i + 1]->key_len))
-            continue; /* a later record of the key wins */
-        ts_store_batch_raw(p->batch, m->key, m->key_len, m->payload, m->payload ? m->len : 0);
+    {
+        int depth = 0;
+        for (size_t n = p->nrecs; n > 1; n >>= 1)
+            depth += 2;
+        ts_restore_sort(p->arena.data, p->recs, p->nrecs, depth);
     }
-    err = ts_store_write(p->store, p->batch, 1, errstr, errstr_size);
-    ts_store_batch_clear(p->batch);
-    for (size_t i = 0; i < p->npending; i++)
-        rd_kafka_message_destroy(p->pending[i]);
-    p->npending = 0;
+    if (p->nrecs >= TS_RESTORE_BULK_MIN &&
+        (err = ts_store_bulk_begin(p->store, &bulk, errstr, errstr_size)))
+        goto done;
+    for (size_t i = 0; i < p->nrecs; i++) {
+        const unsigned char *key, *val;
+        uint32_t klen, vlen;
+        if (i + 1 < p->nrecs && ts_restore_same_key(p, &p->recs[i], &p->recs[i + 1]))
+            continue; /* a later record of the key wins */
+        ts_restore_rec_key(p, &p->recs[i], &key, &klen, &val, &vlen);
+        if (vlen == TS_RESTORE_TOMBSTONE)
+            val = NULL, vlen = 0;
+        if (bulk)
+            ts_store_bulk_put(bulk, key, klen, val, vlen);
+        else
+            ts_store_batch_raw(p->batch, key, klen, val, vlen);
+    }
+    if (bulk) {
+        err = ts_store_bulk_commit(bulk, errstr, errstr_size);
+    } else {
+        err = ts_store_write(p->store, p->batch, 1, errstr, errstr_size);
+        ts_store_batch_clear(p->batch);
+    }
+done:
+    p->nrecs = 0;
+    ts_buf_reset(&p->arena);
     return err;
 }
 
-/* Takes m: held for the next batch, or destroyed. */
-static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, rd_kafka_message_t *m,
+static uint64_t ts_restore_be_prefix(const unsigned char *k, size_t n)
+{
+    unsigned char b[8] = {0};
+
+    memcpy(b, k, n < 8 ? n : 8);
+    return ts_be64_get(b);
+}
+
+/* Gathers m into the run (the message itself is left to the caller). */
+static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka_message_t *m,
                                char *errstr, size_t errstr_size)
 {
-    rd_kafka_message_t **grown;
+    ts_restore_rec *grown, *rec;
+    uint32_t hdr[2];
     int64_t w;
     const char *tag;
     size_t tag_len;
 
     p->p.position = m->offset + 1;
-    if (ts_key_window_decode(m->key, m->key_len, &w, &tag, &tag_len) != TS_OK) {
+    if (ts_key_window_decode(m->key, m->key_len, &w, &tag, &tag_len) != TS_OK ||
+        m->key_len >= TS_RESTORE_TOMBSTONE || (m->payload && m->len >= TS_RESTORE_TOMBSTONE)) {
         ts_log_ev *ev = ts_log_begin(TS_LOG_ERROR, "restore",
                                      "skipping a changelog record that is not a window key");
         ts_log_cstr(ev, "topic", r->topic);
         ts_log_int(ev, "partition", m->partition);
         ts_log_int(ev, "offset", m->offset);
         ts_log_end(ev);
-        rd_kafka_message_destroy(m);
         return TS_OK;
     }
-    grown = ts_grow(p->pending, p->npending, &p->pending_cap, sizeof(*p->pending), 1024);
-    if (!grown) {
-        rd_kafka_message_destroy(m);
+    grown = ts_grow(p->recs, p->nrecs, &p->recs_cap, sizeof(*p->recs), 1024);
+    if (!grown)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
-    }
-    p->pending = grown;
-    p->pending[p->npending++] = m;
+    p->recs = grown;
+    rec = &p->recs[p->nrecs];
+    rec->off = p->arena.len;
+    rec->k0 = ts_restore_be_prefix((const unsigned char *)m->key + 1, m->key_len - 1);
+    rec->k1 = m->key_len > 9
+                  ? ts_restore_be_prefix((const unsigned char *)m->key + 9, m->key_len - 9)
+                  : 0;
+    hdr[0] = (uint32_t)m->key_len;
+    hdr[1] = m->payload ? (uint32_t)m->len : TS_RESTORE_TOMBSTONE;
+    ts_buf_append(&p->arena, hdr, sizeof(hdr));
+    ts_buf_append(&p->arena, m->key, m->key_len);
+    if (m->payload && ts_buf_append(&p->arena, m->payload, m->len))
+        return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    if (ts_buf_status(&p->arena))
+        return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    p->nrecs++;
     p->p.records++;
-    if (p->npending >= (size_t)r->batch_records)
+    if (p->nrecs >= (size_t)r->batch_records || p->arena.len >= TS_RESTORE_RUN_BYTES)
         return ts_restore_write(p, errstr, errstr_size);
     return TS_OK;
 }
@@ -289,7 +479,7 @@ static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, rd_kafka_messa
 ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size_t done_cap,
                        size_t *ndone, int32_t *failed, char *errstr, size_t errstr_size)
 {
-    int64_t deadline = ts_mono_ms() + budget_ms, left = budget_ms;
+    int64_t deadline = ts_mono_ms() + budget_ms;
     ts_err err = TS_OK;
 
     *ndone = 0;
@@ -297,45 +487,41 @@ ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size
         return TS_OK;
     if (r->reassign && (err = ts_restore_assign(r, errstr, errstr_size)))
         return err;
-    for (unsigned turn = 0, idle = 1;; turn++) {
+    for (;;) {
+        rd_kafka_message_t *msgs[TS_RESTORE_POLL_BATCH];
+        ssize_t n;
         int any_reading = 0;
-        rd_kafka_message_t *m;
-        ts_restore_part *p;
+        int64_t left = deadline - ts_mono_ms();
 
-        /* the clock, read every 256 records (or after a wait): reading it
-         * for each record cost 3% of a full restore */
-        if (idle || turn % 256 == 0)
-            left = deadline - ts_mono_ms();
         for (size_t i = 0; i < r->nparts; i++)
             any_reading |= !r->parts[i].eof;
         if (!any_reading || left <= 0)
             break;
-        m = rd_kafka_consumer_poll(r->consumer, (int)(left < 50 ? left : 50));
-        idle = !m;
-        if (!m)
-            continue;
-        p = ts_restore_find(r, m->partition);
-        if (!p || p->eof) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            p->eof = 1;
-        } else if (m->err) {
-            ts_log_ev *ev = ts_log_begin(TS_LOG_WARN, "restore", "changelog read error: %s",
-                                         rd_kafka_message_errstr(m));
-            ts_log_int(ev, "partition", m->partition);
-            ts_log_end(ev);
-        } else if (m->offset >= p->p.position) {
-            err = ts_restore_apply(r, p, m, errstr, errstr_size);
-            m = NULL; /* the restore holds it, or destroyed it */
-            if (err)
-                *failed = p->partition;
-            else if (p->p.position >= p->p.end)
+        /* a batch at a time: polling one message at a time read the clock
+         * and took the queue's lock for each record */
+        n = rd_kafka_consume_batch_queue(r->queue, (int)(left < 50 ? left : 50), msgs,
+                                         TS_RESTORE_POLL_BATCH);
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = msgs[i];
+            ts_restore_part *p = err ? NULL : ts_restore_find(r, m->partition);
+            if (!p || p->eof) {
+                /* not (or no longer) restored */
+            } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 p->eof = 1;
-        }
-        if (m)
+            } else if (m->err) {
+                ts_log_ev *ev = ts_log_begin(TS_LOG_WARN, "restore", "changelog read error: %s",
+                                             rd_kafka_message_errstr(m));
+                ts_log_int(ev, "partition", m->partition);
+                ts_log_end(ev);
+            } else if (m->offset >= p->p.position) {
+                err = ts_restore_apply(r, p, m, errstr, errstr_size);
+                if (err)
+                    *failed = p->partition;
+                else if (p->p.position >= p->p.end)
+                    p->eof = 1;
+            }
             rd_kafka_message_destroy(m);
+        }
         if (err)
             break;
     }
@@ -357,6 +543,7 @@ ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size
         done[*ndone].next_offset = p->p.position > p->p.end ? p->p.position : p->p.end;
         done[*ndone].records = p->p.records;
         done[*ndone].elapsed_ms = ts_mono_ms() - p->p.started_ms;
+        done[*ndone].process_cpu_ms = ts_cpu_ms() - p->p.started_cpu_ms;
         (*ndone)++;
         ts_restore_remove(r, p->partition); /* moves the last part into slot i */
     }

@@ -34,6 +34,7 @@ typedef struct ts_restore_progress {
     int64_t position; /* next offset to read */
     uint64_t records; /* records applied so far */
     int64_t started_ms;
+    int64_t started_cpu_ms; /* the process's CPU time then (ts_cpu_ms) */
 } ts_restore_progress;
 
 /* conf: for kafka.* passthrough (security settings); may be NULL. */
@@ -71,6 +72,8 @@ typedef struct ts_restore_done {
     int64_t next_offset;
     uint64_t records;
     int64_t elapsed_ms;
+    int64_t process_cpu_ms; /* CPU of the whole process meanwhile (all its threads, all
+                               its work: a figure for a restore that runs alone) */
 } ts_restore_done;
 
 ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size_t done_cap,
