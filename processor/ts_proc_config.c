@@ -66,8 +66,11 @@ const ts_conf_prop ts_proc_config_props[] = {
      "the TLS handshake; then exit 1 naming the cause.",
      0},
     TS_PROC_KEY_NUM_STANDBY_REPLICAS(ts_proc_config, num_standby_replicas, 0),
-    {"restore.batch.records", TS_CONF_INT, F(restore_batch_records), "10000", 1, 10000000, NULL,
-     "Changelog records per RocksDB write batch during a restore.", 0},
+    {"restore.batch.records", TS_CONF_INT, F(restore_batch_records), "1000000", 1, 10000000, NULL,
+     "Most changelog records a restore gathers into one sorted run (a run also ends at its "
+     "share of 24 MiB of keys and values); a run of 4096 records or more is bulk-loaded into "
+     "RocksDB as one SST file, a shorter one written as a batch.",
+     0},
     {"rocksdb.block.cache.bytes", TS_CONF_INT, F(rocksdb_block_cache_bytes), "67108864", 0, MAXI,
      NULL, "Block cache shared by all the stores of the instance.", 0},
     {"rocksdb.write.buffer.bytes", TS_CONF_INT, F(rocksdb_write_buffer_bytes), "16777216", 65536,

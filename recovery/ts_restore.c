@@ -21,10 +21,14 @@ typedef struct ts_restore_rec {
 
 #define TS_RESTORE_TOMBSTONE  UINT32_MAX
 #define TS_RESTORE_POLL_BATCH 512
-/* A run is written when it holds this many bytes of keys and values (or
- * restore.batch.records records): its arena and index take about twice
- * that, per partition being restored. */
-#define TS_RESTORE_RUN_BYTES ((size_t)8 << 20)
+/* A run is written when it holds restore.batch.records records, or its
+ * share of this many bytes of keys and values: the restorer's memory is
+ * bounded (arenas plus indexes take about 1.5 times this) whatever the
+ * number of partitions restored at once. The larger the runs, the fewer
+ * and less overlapping the SST files, and the less compaction follows. */
+#define TS_RESTORE_BUDGET_BYTES ((size_t)24 << 20)
+#define TS_RESTORE_RUN_MAX      ((size_t)8 << 20)
+#define TS_RESTORE_RUN_MIN      ((size_t)1 << 20)
 /* A run of at least this many records is bulk-loaded as one SST file;
  * a shorter one (the tail of a tail replay) goes through a write batch,
  * which costs less than a file for a few records. */
@@ -430,6 +434,15 @@ static uint64_t ts_restore_be_prefix(const unsigned char *k, size_t n)
     return ts_be64_get(b);
 }
 
+static size_t ts_restore_run_bytes(const ts_restore *r)
+{
+    size_t n = TS_RESTORE_BUDGET_BYTES / (r->nparts ? r->nparts : 1);
+
+    return n > TS_RESTORE_RUN_MAX   ? TS_RESTORE_RUN_MAX
+           : n < TS_RESTORE_RUN_MIN ? TS_RESTORE_RUN_MIN
+                                    : n;
+}
+
 /* Gathers m into the run (the message itself is left to the caller). */
 static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka_message_t *m,
                                char *errstr, size_t errstr_size)
@@ -471,7 +484,7 @@ static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     p->nrecs++;
     p->p.records++;
-    if (p->nrecs >= (size_t)r->batch_records || p->arena.len >= TS_RESTORE_RUN_BYTES)
+    if (p->nrecs >= (size_t)r->batch_records || p->arena.len >= ts_restore_run_bytes(r))
         return ts_restore_write(p, errstr, errstr_size);
     return TS_OK;
 }
