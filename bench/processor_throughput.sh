@@ -38,6 +38,7 @@ echo "bench: producing $records records into $app-in ($partitions partitions)"
   --synthetic.start.ms "$start_ms" --synthetic.step.ms 1 >"$work/producer.log"
 
 port=18400
+tstart=$(now_ms)
 # shellcheck disable=SC2086 # the extra flags are meant to split
 ${TAGSTREAM_BENCH_WRAP:-} "$build/bin/tagstream-processor" --bootstrap.servers "$bootstrap" --application.id "$app" \
   --input.topic "$app-in" --output.topic "$app-out" --state.dir "$work/state" \
@@ -60,6 +61,10 @@ done
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 c0=$(cpu_ticks)
 t0=$(now_ms)
+# where the loop's wall-clock time goes: the counters at ready and at the end
+phase() { metric "tagstream_loop_microseconds_total{phase=\"$1\"}"; }
+loop_phases() { echo "$(phase wait) $(phase process) $(phase commit) $(phase restore) $(metric tagstream_commit_latency_seconds_sum) $(metric tagstream_transactions_committed_total)"; }
+phases0=$(loop_phases)
 echo "bench: processor ready; counting"
 while :; do
   in=$(metric 'tagstream_records_consumed_total{topic="input"}')
@@ -72,6 +77,7 @@ while :; do
 done
 t1=$(now_ms)
 c1=$(cpu_ticks)
+phases1=$(loop_phases)
 # Consumed is not committed yet: wait for the next commit before reading
 # the counters that describe the run.
 sleep 0.5
@@ -80,9 +86,16 @@ commits=$(metric 'tagstream_transactions_committed_total')
 results=$(metric 'tagstream_results_emitted_total')
 elapsed=$((t1 - t0))
 echo "records:            $records input records ($partitions partitions), ${filtered%.*} filtered"
-echo "time:               $elapsed ms from ready to all records consumed"
-echo "throughput:         $((records * 1000 / (elapsed > 0 ? elapsed : 1))) records/s (exactly-once, both sub-topologies)"
+echo "time:               $elapsed ms from ready to all records consumed ($((t1 - tstart)) ms from the process start)"
+echo "throughput:         $((records * 1000 / (elapsed > 0 ? elapsed : 1))) records/s from ready, $((records * 1000 / (t1 - tstart))) from the start (exactly-once, both sub-topologies)"
 echo "transactions:       ${commits%.*} committed; ${results%.*} window results emitted"
 tick=$(getconf CLK_TCK)
 echo "processor CPU:      $(((c1 - c0) * 1000 / tick)) ms user+sys over those $elapsed ms"
+echo "CPU per M records:   $(awk -v c=$((c1 - c0)) -v t="$tick" -v r="$records" 'BEGIN { printf "%.2f", c / t / (r / 1e6) }') CPU-s"
 echo "peak RSS:           $((hwm_kb / 1024)) MiB (processor VmHWM)"
+echo "$phases0 $phases1" | awk '{
+    w = $7 - $1; p = $8 - $2; c = $9 - $3; r = $10 - $4; n = $12 - $6
+    t = w + p + c + r; if (t <= 0) t = 1
+    printf "loop time:          %.0f ms from ready: waiting %.0f%%, processing %.0f%%, committing %.0f%% (%d transactions, %.1f ms each), restore checks %.0f%%\n",
+      t / 1000, 100 * w / t, 100 * p / t, 100 * c / t, n, (n > 0 ? ($11 - $5) * 1000 / n : 0), 100 * r / t
+  }'

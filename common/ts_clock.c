@@ -15,6 +15,14 @@ int64_t ts_mono_ms(void)
     return ts_clock_ms(CLOCK_MONOTONIC);
 }
 
+int64_t ts_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t ts_wall_ms(void)
 {
     return ts_clock_ms(CLOCK_REALTIME);

@@ -7,6 +7,10 @@
 /* CLOCK_MONOTONIC: for intervals, deadlines and timeouts. */
 int64_t ts_mono_ms(void);
 
+/* CLOCK_MONOTONIC in microseconds: for the processor's loop accounting,
+ * whose phases are often shorter than a millisecond. */
+int64_t ts_mono_us(void);
+
 /* CLOCK_REALTIME: milliseconds since the epoch, for event and wall time. */
 int64_t ts_wall_ms(void);
 

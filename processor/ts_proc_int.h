@@ -88,6 +88,9 @@ typedef struct ts_proc_metrics {
     ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
     ts_counter *idle_advances, *standby_records;
     ts_histogram *commit_latency;
+    /* where the loop's wall-clock time goes, microseconds: waiting in a
+     * poll with nothing to do, processing records, committing, restoring */
+    ts_counter *loop_wait_us, *loop_process_us, *loop_commit_us, *loop_restore_us;
     ts_gauge *tasks_active, *tasks_restoring, *tasks_standby, *restore_remaining, *store_bytes;
     ts_gauge *cache_entries, *ready;
 } ts_proc_metrics;

@@ -89,6 +89,20 @@ void ts_proc_metrics_init(ts_processor *p)
         r, "tagstream_commit_latency_seconds",
         "Time to flush the changelog, send offsets and commit one transaction.", NULL, latency,
         sizeof(latency) / sizeof(latency[0]));
+    {
+        static const char help[] =
+            "Wall-clock time of the processing loop, microseconds, by phase: wait (a poll "
+            "that found nothing to do), process (records), commit (transactions), restore "
+            "(restores and standby replicas).";
+        m->loop_wait_us =
+            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"wait\"");
+        m->loop_process_us =
+            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"process\"");
+        m->loop_commit_us =
+            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"commit\"");
+        m->loop_restore_us =
+            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"restore\"");
+    }
     m->tasks_active = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
                                        "state=\"active\"");
     m->tasks_restoring = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",

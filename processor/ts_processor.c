@@ -484,6 +484,7 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
     int64_t now = ts_mono_ms();
     int timeout = (int)(p->next_commit_ms - now);
     rd_kafka_message_t *m;
+    int64_t t0, t1, t2, t3;
     char why[512];
     ts_err err = TS_OK;
 
@@ -492,7 +493,10 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         timeout = TS_POLL_MS;
     if (timeout < 0 || ts_restore_active(p->restore) > 0)
         timeout = 0;
+    t0 = ts_mono_us();
     m = rd_kafka_consumer_poll(p->consumer, timeout);
+    t1 = ts_mono_us();
+    ts_counter_add(m ? p->m.loop_process_us : p->m.loop_wait_us, (uint64_t)(t1 - t0));
     /* Process what is there, up to the commit deadline. */
     while (m) {
         err = ts_proc_dispatch(p, m, errstr, errstr_size);
@@ -512,15 +516,21 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         snprintf(why, sizeof(why), "%s", errstr);
         err = ts_proc_abort(p, why, errstr, errstr_size);
     }
+    t2 = ts_mono_us();
+    ts_counter_add(p->m.loop_process_us, (uint64_t)(t2 - t1));
     if (!err) {
         rd_kafka_poll(p->producer, 0);
         if (ts_mono_ms() >= p->next_commit_ms)
             err = ts_proc_commit(p, errstr, errstr_size);
     }
-    if (!err)
+    t3 = ts_mono_us();
+    ts_counter_add(p->m.loop_commit_us, (uint64_t)(t3 - t2));
+    if (!err) {
         err = ts_proc_restore_step(p, 50, errstr, errstr_size);
-    if (!err)
-        ts_proc_standby_step(p, 20);
+        if (!err)
+            ts_proc_standby_step(p, 20);
+        ts_counter_add(p->m.loop_restore_us, (uint64_t)(ts_mono_us() - t3));
+    }
     if (err == TS_ERR_FENCED && !*p->stop) {
         snprintf(why, sizeof(why), "%s", errstr);
         err = ts_proc_recover(p, why, errstr, errstr_size);
