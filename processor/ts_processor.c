@@ -599,6 +599,19 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                         ts_processor **out, char *errstr, size_t errstr_size)
 {
     /* session and heartbeat: docs/OPERATIONS.md, "Failover", says why */
+    /*
+     * Prefetch, sized on purpose (docs/PERFORMANCE.md): librdkafka keeps one
+     * fetch in flight per broker and holds every fetched message as an
+     * operation of a few hundred bytes, while a compressed input record
+     * takes about 12 bytes on the wire. With its defaults (1 MiB per
+     * partition per fetch, 100,000 messages queued per partition) the
+     * consumer held 130 MB of a 200 MB peak on the 1 M-record benchmark;
+     * 256 KiB per partition and 20,000 queued messages bound it near 35 MB.
+     * fetch.wait.max.ms: a fetch that only holds partitions with nothing
+     * new (the repartition topic between two commits, read_committed)
+     * parks at the broker this long, and with it every other partition of
+     * that broker: 500 ms by default.
+     */
     static const char *const consumer_defaults[] = {"partition.assignment.strategy",
                                                     "range",
                                                     "auto.offset.reset",
@@ -609,6 +622,16 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                                                     "3000",
                                                     "statistics.interval.ms",
                                                     "15000",
+                                                    "fetch.wait.max.ms",
+                                                    "50",
+                                                    "max.partition.fetch.bytes",
+                                                    "262144",
+                                                    "fetch.max.bytes",
+                                                    "2097152",
+                                                    "queued.min.messages",
+                                                    "20000",
+                                                    "queued.max.messages.kbytes",
+                                                    "16384",
                                                     NULL};
     rd_kafka_conf_t *cc = NULL;
     ts_processor *p;
