@@ -135,7 +135,15 @@ ts_err ts_store_open(const char *path, ts_store_mode mode, const char *secondary
     if (o && o->write_buffer_bytes)
         rocksdb_options_set_write_buffer_size(s->opts, o->write_buffer_bytes);
     /* Prefix bloom filters are not worth it here: window keys are read by
-     * point lookups of recently touched tags and by window-range scans. */
+     * point lookups of recently touched tags and by window-range scans.
+     * Whole-key filters are: most point lookups are of a key that is not
+     * there (the first record of a tag in a window looks for an earlier
+     * count), and a profile of the processor had 15% of its instructions
+     * in such misses walking the memtable's skiplist and the SST files. The
+     * table owns the policy. */
+    rocksdb_block_based_options_set_filter_policy(s->table, rocksdb_filterpolicy_create_bloom(10));
+    rocksdb_options_set_memtable_whole_key_filtering(s->opts, 1);
+    rocksdb_options_set_memtable_prefix_bloom_size_ratio(s->opts, 0.02);
     rocksdb_block_based_options_set_block_size(s->table, 16 * 1024);
     cache = ts_store_cache_ref(o ? o->block_cache_bytes : 0);
     if (cache)
