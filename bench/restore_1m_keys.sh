@@ -15,7 +15,8 @@
 # includes rejoining the consumer group, which waits for the dead member's
 # session timeout), the time of the restore itself, the changelog records
 # replayed, the replay rate and the processor's CPU time over the restore
-# (a figure that depends less on what else runs on the machine). Uses the cluster at $TAGSTREAM_BENCH_BOOTSTRAP
+# (a figure that depends less on what else runs on the machine), and checks
+# the restored store against its changelog with `tagstream-store verify`. Uses the cluster at $TAGSTREAM_BENCH_BOOTSTRAP
 # if set; otherwise starts a one-node cluster in a temporary directory and
 # removes it afterwards. BUILD names the build directory (default: build).
 set -euo pipefail
@@ -25,14 +26,14 @@ keys=${1:-1000000}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 drill=$build/bin/tagstream-drill
-bench_build tagstream-drill tagstream-processor
+bench_build tagstream-drill tagstream-processor tagstream-store
 bench_setup restore
 
 # Distinct tags: ten times more tag names than records, no hot tags, no
 # junk; a tenth of KEYS more records arrive during cycle 1.
 records=$((keys + keys / 10))
 "$drill" --bootstrap.servers "$bootstrap" --topic.prefix bench-restore \
-  --work.dir "$work/drill" --keep.work.dir \
+  --work.dir "$work/drill" --keep.work.dir --keep.topics \
   --fault kill9,stateloss --kill9.when processing --stateloss.rekill false \
   --cycles 2 --instances 1 --partitions 3 \
   --preload "$keys" --records "$records" --tags $((keys * 10)) --hot.share 0 --junk.share 0 \
@@ -78,4 +79,11 @@ for run in 2 3; do
 done
 grep -E '^ +[0-9]+ +0 +(kill9|stateloss) ' "$work/drill.out" |
   awk '{printf "  restart %s (%s): joined the group %s ms and ready %s ms after the new process started\n", $1, $3, $6, $7}'
+# The store the full restore rebuilt (and the processor then wrote to),
+# checked key by key against its changelog.
+app=$(awk '$1 == "application" { print $2 }' "$work/drill.out")
+echo
+echo "== tagstream-store verify (the restored store against its changelog) =="
+"$build/bin/tagstream-store" verify --state-dir "$work/drill/instance-0" --application-id "$app" \
+  --bootstrap-servers "$bootstrap" | tail -1
 grep -q '^result: PASS' "$work/drill.out"
