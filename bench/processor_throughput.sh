@@ -2,9 +2,9 @@
 # bench/processor_throughput.sh: records per second through the whole
 # topology with exactly-once on, and the processor's peak memory.
 #
-#   bench/processor_throughput.sh [RECORDS] [PARTITIONS]   (default 1000000, 3)
+#   bench/processor_throughput.sh [RECORDS] [PARTITIONS] [TAGS]   (default 1000000, 3, 10000)
 #
-# Fills an input topic with RECORDS synthetic hashtags (Zipf over 10,000
+# Fills an input topic with RECORDS synthetic hashtags (Zipf over TAGS
 # tags, event time advancing 1 ms per record, so windows keep closing), then
 # starts tagstream-processor on it with an empty state directory and
 # measures, from the moment its tasks are restored, the time until it has
@@ -21,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 records=${1:-1000000}
 partitions=${2:-3}
+tags=${3:-10000}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 bench_build tagstream-processor tagstream-producer
@@ -34,7 +35,7 @@ start_ms=$(($(now_ms) - records - 600000)) # in the past, ending before now
 echo "bench: producing $records records into $app-in ($partitions partitions)"
 "$build/bin/tagstream-producer" --bootstrap.servers "$bootstrap" --topic "$app-in" \
   --http.listen "" --source synthetic --synthetic.rate 0 --synthetic.count "$records" \
-  --synthetic.vocabulary 10000 --synthetic.tags.per.post 1 \
+  --synthetic.vocabulary "$tags" --synthetic.tags.per.post 1 \
   --synthetic.start.ms "$start_ms" --synthetic.step.ms 1 >"$work/producer.log"
 
 port=18400
