@@ -42,6 +42,55 @@ int ts_conf_key_is_secret(const char *key)
     return 0;
 }
 
+/* "kafka.sasl.password" -> "TAGSTREAM_KAFKA_SASL_PASSWORD" */
+static void ts_conf_env_name_of(const char *prefix, const char *key, ts_buf *out)
+{
+    ts_buf_puts(out, prefix);
+    for (; *key; key++)
+        ts_buf_putc(out, *key == '.' ? '_' : (char)toupper((unsigned char)*key));
+}
+
+size_t ts_conf_cli_secrets(const ts_conf *c, const char *env_prefix, char *buf, size_t size)
+{
+    ts_buf keys = TS_BUF_INIT, envs = TS_BUF_INIT;
+    size_t n = 0;
+
+    if (!env_prefix)
+        env_prefix = "TAGSTREAM_";
+    for (size_t i = 0; i < c->nprops; i++) {
+        const ts_conf_prop *p = &c->props[i];
+        if (c->src[i] != TS_CONF_SRC_FLAG ||
+            !((p->flags & TS_CONF_F_SECRET) || ts_conf_key_is_secret(p->name)))
+            continue;
+        ts_buf_printf(&keys, "%s%s", n ? ", " : "", p->name);
+        if (n++)
+            ts_buf_puts(&envs, ", ");
+        ts_conf_env_name_of(env_prefix, p->name, &envs);
+    }
+    for (size_t i = 0; i < c->kafka_cnt; i++) {
+        const ts_conf_kv *kv = &c->kafka[i];
+        char full[300];
+        snprintf(full, sizeof(full), "%s%s", TS_CONF_KAFKA_PREFIX, kv->key);
+        if (kv->src != TS_CONF_SRC_FLAG || !ts_conf_key_is_secret(full))
+            continue;
+        ts_buf_printf(&keys, "%s%s", n ? ", " : "", full);
+        if (n++)
+            ts_buf_puts(&envs, ", ");
+        ts_conf_env_name_of(env_prefix, full, &envs);
+    }
+    if (size)
+        buf[0] = '\0';
+    if (n && size)
+        snprintf(buf, size,
+                 "%s given on the command line, where every user of this host can read it "
+                 "(ps, /proc/PID/cmdline): set %s in the environment instead, or put it in a "
+                 "--config file only this user can read",
+                 keys.data ? keys.data : "?", envs.data ? envs.data : "?");
+    ts_buf_free(&keys);
+    ts_buf_free(&envs);
+    return n;
+}
+
 /* Index of `v` in the '|'-separated list, or -1. */
 static int ts_conf_enum_index(const char *values, const char *v)
 {
@@ -188,7 +237,7 @@ void ts_conf_destroy(ts_conf *c)
     memset(c, 0, sizeof(*c));
 }
 
-static ts_err ts_conf_set_kafka(ts_conf *c, const char *key, const char *value)
+static ts_err ts_conf_set_kafka(ts_conf *c, const char *key, const char *value, ts_conf_source src)
 {
     ts_conf_kv *kv;
 
@@ -200,6 +249,7 @@ static ts_err ts_conf_set_kafka(ts_conf *c, const char *key, const char *value)
                 return TS_ERR_NOMEM;
             free(c->kafka[i].value);
             c->kafka[i].value = v;
+            c->kafka[i].src = src;
             return TS_OK;
         }
     }
@@ -209,6 +259,7 @@ static ts_err ts_conf_set_kafka(ts_conf *c, const char *key, const char *value)
     c->kafka = kv;
     kv[c->kafka_cnt].key = strdup(key);
     kv[c->kafka_cnt].value = strdup(value);
+    kv[c->kafka_cnt].src = src;
     if (!kv[c->kafka_cnt].key || !kv[c->kafka_cnt].value) {
         free(kv[c->kafka_cnt].key);
         free(kv[c->kafka_cnt].value);
@@ -228,11 +279,13 @@ ts_err ts_conf_set(ts_conf *c, const char *key, const char *value, ts_conf_sourc
         if (!key[strlen(TS_CONF_KAFKA_PREFIX)])
             return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                              "%s: a kafka.* key needs a librdkafka property name", key);
-        if (ts_conf_set_kafka(c, key + strlen(TS_CONF_KAFKA_PREFIX), value))
+        if (ts_conf_set_kafka(c, key + strlen(TS_CONF_KAFKA_PREFIX), value, src))
             return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
         return TS_OK;
     }
     p = ts_conf_find(c, key);
+    if (!p && c->ignore_unknown)
+        return TS_OK;
     if (!p)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "%s: unknown configuration key (see --help)", key);

@@ -102,17 +102,18 @@ typedef struct ts_conf_prop {
             "CloudWatch namespace of the EMF metrics.", 0                                          \
     }
 
-typedef struct ts_conf_kv {
-    char *key; /* without the "kafka." prefix */
-    char *value;
-} ts_conf_kv;
-
 typedef enum ts_conf_source {
     TS_CONF_SRC_DEFAULT = 0,
     TS_CONF_SRC_FILE,
     TS_CONF_SRC_ENV,
     TS_CONF_SRC_FLAG,
 } ts_conf_source;
+
+typedef struct ts_conf_kv {
+    char *key; /* without the "kafka." prefix */
+    char *value;
+    ts_conf_source src; /* where the value in force came from */
+} ts_conf_kv;
 
 typedef struct ts_conf {
     const ts_conf_prop *props; /* terminated by an entry with name == NULL */
@@ -121,6 +122,8 @@ typedef struct ts_conf {
     size_t kafka_cnt;
     unsigned char *src; /* ts_conf_source of each prop */
     size_t nprops;
+    int ignore_unknown; /* set after ts_conf_init: a key not in the table is skipped, not an
+                           error (a tool reading the Kafka keys of another binary's file) */
 } ts_conf;
 
 /* Bind a table to a struct and apply the defaults. On failure nothing is
@@ -167,5 +170,16 @@ void ts_conf_print_markdown(const ts_conf_prop *props, FILE *fp);
 
 /* 1 if a key's value should never be shown (passwords, tokens, secrets). */
 int ts_conf_key_is_secret(const char *key);
+
+/*
+ * Secrets given on the command line (-X, --key): any user of the host can
+ * read a process's arguments (ps, /proc/PID/cmdline), so a password there is
+ * no longer a secret. They are accepted, and the binary warns. Writes into
+ * buf one warning naming each such key (never its value) and the safe ways
+ * to give it: the environment variable env_prefix<KEY> (NULL: "TAGSTREAM_")
+ * or a --config file readable only by its owner. Returns the number of such
+ * keys; 0 leaves buf "".
+ */
+size_t ts_conf_cli_secrets(const ts_conf *c, const char *env_prefix, char *buf, size_t size);
 
 #endif

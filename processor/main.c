@@ -129,6 +129,8 @@ int main(int argc, char **argv)
         return rc;
     }
     ts_log_set_level((ts_log_level)cfg.log_level);
+    if (ts_conf_cli_secrets(&conf, "TAGSTREAM_", err, sizeof(err)))
+        ts_logf(TS_LOG_WARN, "config", "%s", err);
     if (ts_proc_config_validate(&cfg, err, sizeof(err))) {
         fprintf(stderr, "tagstream-processor: %s\n", err);
         ts_conf_destroy(&conf);

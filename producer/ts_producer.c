@@ -281,6 +281,8 @@ int ts_producer_main(int argc, char **argv, atomic_int *stop)
         goto out_conf;
     }
     ts_log_set_level((ts_log_level)p.conf.log_level);
+    if (ts_conf_cli_secrets(&p.raw, TS_ENV_PREFIX, err, sizeof(err)))
+        ts_logf(TS_LOG_WARN, "config", "%s", err);
     if (ts_pconf_finish(&p.conf, NULL, err, sizeof(err))) {
         rc = ts_producer_usage_error(err);
         goto out_pconf;

@@ -66,6 +66,8 @@ int main(int argc, char **argv)
     /* the drill's own Kafka clients log to stderr; stdout is the report */
     ts_log_set_fd(2);
     ts_log_set_level((ts_log_level)(cfg.log_level + TS_LOG_DEBUG));
+    if (ts_conf_cli_secrets(&conf, "TAGSTREAM_DRILL_", err, sizeof(err)))
+        ts_logf(TS_LOG_WARN, "drill", "%s", err);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

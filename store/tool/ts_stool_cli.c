@@ -28,6 +28,7 @@ enum {
     TS_OPT_BOOTSTRAP,
     TS_OPT_TIMEOUT,
     TS_OPT_SCRATCH,
+    TS_OPT_CONFIG,
     TS_OPT_HELP,
     TS_OPT_X, /* -X */
 };
@@ -53,6 +54,7 @@ static const struct {
     {"bootstrap-servers", TS_OPT_BOOTSTRAP, 1},
     {"timeout-ms", TS_OPT_TIMEOUT, 1},
     {"scratch", TS_OPT_SCRATCH, 1},
+    {"config", TS_OPT_CONFIG, 1},
     {"help", TS_OPT_HELP, 0},
 };
 
@@ -85,9 +87,16 @@ const char ts_stool_usage[] =
     "                             (2026-11-26T17:00:00Z) or epoch milliseconds\n"
     "  --open | --closed          only open or only closed windows\n"
     "verify:\n"
-    "  --bootstrap-servers HOSTS  Kafka brokers (required)\n"
-    "  -X kafka.KEY=VALUE         librdkafka property (security, SASL, TLS)\n"
-    "  -X msk.iam=true            MSK IAM authentication (also msk.iam.region, ...)\n"
+    "  --bootstrap-servers HOSTS  Kafka brokers (required; or bootstrap.servers from\n"
+    "                             --config or $TAGSTREAM_BOOTSTRAP_SERVERS)\n"
+    "  --config FILE              properties file: its bootstrap.servers, kafka.* and\n"
+    "                             msk.iam* keys are used, others ignored (so the\n"
+    "                             processor's file will do)\n"
+    "  -X kafka.KEY=VALUE         librdkafka property (security, SASL, TLS); also from\n"
+    "                             $TAGSTREAM_KAFKA_<KEY>, which is where secrets belong:\n"
+    "                             a command line is visible to every user in ps\n"
+    "  -X msk.iam=true            MSK IAM authentication (also msk.iam.region, ...;\n"
+    "                             also from --config and $TAGSTREAM_MSK_IAM...)\n"
     "  --timeout-ms MS            bound on reading one changelog partition (default 60000)\n"
     "\n"
     "exit codes: 0 ok, 1 verify found differences, 2 usage, 3 no such directory,\n"
@@ -236,6 +245,8 @@ static int ts_stool_option(ts_stool *c, int id, const char *name, const char *v)
     case TS_OPT_SCRATCH:
         c->scratch_base = v;
         return 0;
+    case TS_OPT_CONFIG: /* loaded before the other options (ts_stool_load_conf) */
+        return 0;
     case TS_OPT_HELP:
         c->help = 1;
         return 0;
@@ -262,6 +273,31 @@ static int ts_stool_passthrough(ts_stool *c, const char *kv)
     return 0;
 }
 
+/* Kafka settings below the flags: --config FILE, then TAGSTREAM_BOOTSTRAP_SERVERS
+ * and TAGSTREAM_KAFKA_<KEY> (the same variables as the processor's, so that the
+ * tool run inside its container finds them). */
+static int ts_stool_load_conf(ts_stool *c, int argc, char **argv)
+{
+    char err[1024];
+
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[++i];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        else if (!strcmp(argv[i], "-X"))
+            i++;
+        if (path && ts_conf_load_file(&c->conf, path, err, sizeof(err)))
+            return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "--config %s", err);
+    }
+    if (ts_conf_load_env(&c->conf, "TAGSTREAM_", NULL, NULL, err, sizeof(err)))
+        return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "%s", err);
+    return 0;
+}
+
 int ts_stool_parse(ts_stool *c, int argc, char **argv)
 {
     rd_kafka_conf_t *kc;
@@ -270,6 +306,8 @@ int ts_stool_parse(ts_stool *c, int argc, char **argv)
     size_t npos = 0;
     int dashdash = 0;
 
+    if (ts_stool_load_conf(c, argc, argv))
+        return c->rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && !strcmp(a, "--")) {
@@ -355,21 +393,25 @@ int ts_stool_parse(ts_stool *c, int argc, char **argv)
                                      "--tag, --from, --to, --open, --closed and --time-format "
                                      "apply to dump and top");
     }
-    if (c->cmd != TS_CMD_VERIFY &&
-        (c->seen & ((1u << TS_OPT_BOOTSTRAP) | (1u << TS_OPT_TIMEOUT) | (1u << TS_OPT_X))))
+    if (c->cmd != TS_CMD_VERIFY && (c->seen & ((1u << TS_OPT_BOOTSTRAP) | (1u << TS_OPT_TIMEOUT) |
+                                               (1u << TS_OPT_X) | (1u << TS_OPT_CONFIG))))
         return ts_stool_fail(c, TS_STORE_TOOL_USAGE,
-                             "--bootstrap-servers, -X and --timeout-ms apply to verify");
+                             "--bootstrap-servers, --config, -X and --timeout-ms apply to verify");
     if (c->only_open && c->only_closed)
         return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "--open and --closed exclude each other");
     if (c->from > c->to)
         return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "--from is after --to");
     if (c->cmd == TS_CMD_VERIFY) {
         if (!c->bootstrap || !*c->bootstrap)
-            return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "verify needs --bootstrap-servers");
+            c->bootstrap = c->conf_bootstrap;
+        if (!c->bootstrap || !*c->bootstrap)
+            return ts_stool_fail(c, TS_STORE_TOOL_USAGE,
+                                 "verify needs --bootstrap-servers (or bootstrap.servers in "
+                                 "--config FILE or $TAGSTREAM_BOOTSTRAP_SERVERS)");
         /* a bad -X property is a command line error: find it now */
         kc = ts_kafka_conf_new(&c->conf, NULL, NULL, NULL, err, sizeof(err));
         if (!kc)
-            return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "-X %s", err);
+            return ts_stool_fail(c, TS_STORE_TOOL_USAGE, "%s", err);
         rd_kafka_conf_destroy(kc);
         if (c->format == TS_FMT_DEFAULT)
             c->format = TS_FMT_TEXT;

@@ -93,10 +93,12 @@ typedef struct ts_stool {
     int64_t from, to;
     int only_open, only_closed;
     int64_t top_n;
-    const char *bootstrap;
+    const char *bootstrap; /* --bootstrap-servers, else conf_bootstrap */
+    char *conf_bootstrap;  /* bootstrap.servers of --config or $TAGSTREAM_BOOTSTRAP_SERVERS */
     int64_t timeout_ms;
     const char *scratch_base;
-    ts_conf conf; /* kafka.* passthrough and msk.iam* */
+    ts_conf conf; /* kafka.* passthrough, msk.iam* and bootstrap.servers: file < environment <
+                     flags */
     ts_msk_iam_conf iam;
 
     /* state */

@@ -12,9 +12,13 @@
 
 int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err)
 {
-    static const ts_conf_prop props[] = {TS_CONF_KEY_MSK_IAM(ts_stool, iam), {NULL}};
+    static const ts_conf_prop props[] = {
+        TS_CONF_KEY_BOOTSTRAP_SERVERS(ts_stool, conf_bootstrap, NULL, 0),
+        TS_CONF_KEY_MSK_IAM(ts_stool, iam),
+        {NULL},
+    };
     ts_stool c;
-    char cerr[256];
+    char cerr[1024];
     int rc = 0;
 
     memset(&c, 0, sizeof(c));
@@ -29,6 +33,7 @@ int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "tagstream-store: %s\n", cerr);
         return TS_STORE_TOOL_FAILED;
     }
+    c.conf.ignore_unknown = 1; /* the processor's own file has many more keys */
     if (ts_stool_parse(&c, argc, argv)) {
         fprintf(err, "tagstream-store: %s\n", c.msg);
         ts_stool_close(&c);
@@ -39,6 +44,8 @@ int ts_store_tool_main(int argc, char **argv, FILE *out, FILE *err)
         ts_stool_close(&c);
         return 0;
     }
+    if (ts_conf_cli_secrets(&c.conf, NULL, cerr, sizeof(cerr)))
+        fprintf(err, "tagstream-store: warning: %s\n", cerr);
     if (!ts_stool_open(&c)) {
         switch (c.cmd) {
         case TS_CMD_TASKS:

@@ -185,6 +185,35 @@ Test(config, secrets_are_recognized)
     cr_expect_not(ts_conf_key_is_secret("sasl.username"));
 }
 
+/* A secret on the command line is accepted, and named (never its value)
+ * with the safe ways to give it; from the environment or a file it is not. */
+Test(config, secrets_on_the_command_line_are_named)
+{
+    char *argv[] = {"prog",
+                    "-X",
+                    "kafka.sasl.password=hunter2",
+                    "-X",
+                    "kafka.sasl.username=u",
+                    "--kafka.ssl.key.password=k2",
+                    NULL};
+    char *env[] = {"TS_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET=s3", NULL};
+    char msg[1024];
+    int help;
+
+    cr_assert_eq(ts_conf_load_env(&conf, "TS_", env, NULL, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_eq(ts_conf_cli_secrets(&conf, "TS_", msg, sizeof(msg)), 0);
+    cr_expect_str_eq(msg, "");
+    cr_assert_eq(ts_conf_cli(&conf, 6, argv, NULL, &help, NULL, err, sizeof(err)), TS_OK, "%s",
+                 err);
+    cr_expect_eq(ts_conf_cli_secrets(&conf, "TS_", msg, sizeof(msg)), 2);
+    cr_expect(strstr(msg, "kafka.sasl.password") && strstr(msg, "kafka.ssl.key.password"), "%s",
+              msg);
+    cr_expect(strstr(msg, "TS_KAFKA_SASL_PASSWORD") && strstr(msg, "ps"), "%s", msg);
+    cr_expect_null(strstr(msg, "hunter2"), "%s", msg);
+    cr_expect_null(strstr(msg, "username"), "%s", msg);
+    cr_expect_null(strstr(msg, "client.secret"), "from the environment: %s", msg);
+}
+
 /* Client settings: kafka.* beats a default; a forced setting beats kafka.*,
  * and the operator is told so in the log. */
 Test(config, kafka_passthrough_between_defaults_and_forced)

@@ -897,6 +897,58 @@ Test(store_tool, verify_rejects_a_bad_kafka_property)
     result_free(&r);
 }
 
+/* Kafka settings without a command line: the processor's variables and
+ * its properties file (whose other keys are not the tool's business). */
+Test(store_tool, verify_reads_kafka_settings_from_the_environment)
+{
+    result r;
+
+    make_standard();
+    cr_assert_eq(setenv("TAGSTREAM_BOOTSTRAP_SERVERS", "127.0.0.1:1", 1), 0);
+    cr_assert_eq(setenv("TAGSTREAM_KAFKA_NO_SUCH_PROPERTY", "1", 1), 0);
+    r = run("verify", NULL);
+    expect_error(&r, TS_STORE_TOOL_USAGE, "kafka.no.such.property");
+    result_free(&r);
+}
+
+Test(store_tool, verify_reads_kafka_settings_from_a_config_file)
+{
+    char path[400];
+    FILE *fp;
+    result r;
+
+    make_standard();
+    snprintf(path, sizeof(path), "%s/processor.properties", tmp);
+    fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs("bootstrap.servers=127.0.0.1:1\nstate.dir=/elsewhere\nwindow.size.ms=20000\n"
+          "kafka.no.such.property=1\n",
+          fp);
+    fclose(fp);
+    r = run("verify", "--config", path, NULL);
+    expect_error(&r, TS_STORE_TOOL_USAGE, "kafka.no.such.property");
+    result_free(&r);
+    r = run("tasks", "--config", path, NULL);
+    expect_error(&r, TS_STORE_TOOL_USAGE, "apply to verify");
+    result_free(&r);
+}
+
+/* A password given as -X still works, with a warning that says why not to. */
+Test(store_tool, verify_warns_of_a_secret_on_the_command_line, .timeout = 60)
+{
+    result r;
+
+    make_standard();
+    r = run("verify", "--bootstrap-servers", "127.0.0.1:1", "--timeout-ms", "1500", "-X",
+            "kafka.reconnect.backoff.ms=100", "-X", "sasl.password=hunter2", NULL);
+    cr_expect_eq(r.rc, TS_STORE_TOOL_KAFKA, "stderr: %s", r.err);
+    cr_expect_not_null(strstr(r.err, "warning: kafka.sasl.password given on the command line"),
+                       "stderr: %s", r.err);
+    cr_expect_not_null(strstr(r.err, "TAGSTREAM_KAFKA_SASL_PASSWORD"), "stderr: %s", r.err);
+    cr_expect_null(strstr(r.err, "hunter2"), "stderr: %s", r.err);
+    result_free(&r);
+}
+
 /* ---- the binary, on a store that another process holds open ---- */
 
 /* Run $TAGSTREAM_BIN/tagstream-store with args; stdout into *out. */
