@@ -18,8 +18,12 @@ const ts_conf_prop ts_proc_config_props[] = {
      "and kept in the state directory, so a restarted instance fences its predecessor.",
      0},
     TS_PROC_KEY_STATIC_MEMBERSHIP(ts_proc_config, static_membership, 0),
-    {"state.dir", TS_CONF_STRING, F(state_dir), "/tmp/tagstream", 0, 0, NULL,
-     "Directory of the RocksDB stores: `<state.dir>/<application.id>/<task>/`.", 0},
+    {"state.dir", TS_CONF_STRING, F(state_dir), NULL, 0, 0, NULL,
+     "Directory of the RocksDB stores: `<state.dir>/<application.id>/<task>/`; created 0700, "
+     "refused if another user owns it or others may write to it. Unset: "
+     "`$XDG_STATE_HOME/tagstream`, else `/var/lib/tagstream` for root, else "
+     "`~/.local/state/tagstream`.",
+     0},
     TS_PROC_KEY_COMMIT_INTERVAL_MS(ts_proc_config, commit_interval_ms, 0),
     {"input.topic", TS_CONF_STRING, F(input_topic), "twitter_input", 0, 0, NULL,
      "Topic of hashtags to count (value: one hashtag, UTF-8; key ignored).", 0},
@@ -84,6 +88,16 @@ const ts_conf_prop ts_proc_config_props[] = {
     {NULL},
 };
 
+int ts_proc_instance_id_ok(const char *id, size_t len)
+{
+    if (len == 0 || len > 200)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] >= 0x7f || id[i] == '/')
+            return 0;
+    return 1;
+}
+
 ts_err ts_proc_config_validate(const ts_proc_config *c, char *errstr, size_t errstr_size)
 {
     if (!c->bootstrap_servers || !*c->bootstrap_servers)
@@ -92,9 +106,9 @@ ts_err ts_proc_config_validate(const ts_proc_config *c, char *errstr, size_t err
     if (!c->application_id || !*c->application_id || strpbrk(c->application_id, "/ "))
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "application.id: must be non-empty, without '/' or spaces");
-    if (c->instance_id && (!*c->instance_id || strpbrk(c->instance_id, "/ ")))
+    if (c->instance_id && !ts_proc_instance_id_ok(c->instance_id, strlen(c->instance_id)))
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
-                         "instance.id: must be non-empty, without '/' or spaces");
+                         "instance.id: must be " TS_PROC_INSTANCE_ID_RULE);
     if (c->window_retention_ms && c->window_retention_ms < c->window_size_ms + c->window_grace_ms)
         return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
                          "window.retention.ms: %lld is less than window.size.ms + "

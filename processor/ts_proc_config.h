@@ -102,6 +102,12 @@ extern const ts_conf_prop ts_proc_config_props[];
  * sizes its window stores), so that a long grace needs no retention key. */
 int64_t ts_proc_config_retention(const ts_proc_config *cfg);
 
+/* 1 if id[0..len) may be an instance id, whether configured or read from
+ * <state.dir>/<application.id>/instance.id: 1 to 200 printable ASCII
+ * characters, no '/' (transactional.id and file names are made of it). */
+int ts_proc_instance_id_ok(const char *id, size_t len);
+#define TS_PROC_INSTANCE_ID_RULE "1 to 200 printable ASCII characters, without '/' or spaces"
+
 /* Checks that span keys (an explicit retention >= size + grace, ...) and
  * required keys; TS_ERR_INVALID with a message naming the key. */
 ts_err ts_proc_config_validate(const ts_proc_config *cfg, char *errstr, size_t errstr_size);

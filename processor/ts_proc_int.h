@@ -99,6 +99,7 @@ struct ts_processor {
     const ts_proc_config *cfg;
     const ts_conf *conf;
     char *instance_id;
+    char *state_dir; /* state.dir, or the default (ts_fs_default_state_dir) */
     char *txn_id;
     char *app_dir; /* <state.dir>/<application.id> */
     char *repartition_topic;

@@ -39,12 +39,16 @@
 
 /* ---- state directory: instance id and lock ---- */
 
-/* The instance id: configured, or read from (else written to) the state dir. */
+/* The instance id: configured, or read from (else written to) the state dir.
+ * The file decides our transactional.id: it is opened without following a
+ * link, checked as the configuration key is, and replaced atomically. */
 static ts_err ts_proc_instance_id(ts_processor *p, char *errstr, size_t errstr_size)
 {
-    char path[4200], id[64];
+    char path[4200], id[256];
     unsigned char rnd[8];
-    FILE *fp;
+    ssize_t n = 0, r;
+    size_t len;
+    ts_err err;
     int fd;
 
     if (p->cfg->instance_id) {
@@ -52,17 +56,34 @@ static ts_err ts_proc_instance_id(ts_processor *p, char *errstr, size_t errstr_s
         return p->instance_id ? TS_OK : TS_ERR_NOMEM;
     }
     snprintf(path, sizeof(path), "%s/instance.id", p->app_dir);
-    fp = fopen(path, "r");
-    if (fp) {
-        int ok = fgets(id, sizeof(id), fp) != NULL;
-        fclose(fp);
-        id[strcspn(id, "\r\n")] = '\0';
-        if (ok && id[0]) {
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        return ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "cannot open %s: %s%s", path,
+                         strerror(errno),
+                         errno == ELOOP ? " (a symbolic link: refusing to follow it)" : "");
+    if (fd >= 0) {
+        while (
+            (size_t)n < sizeof(id) - 1 &&
+            ((r = read(fd, id + n, sizeof(id) - 1 - (size_t)n)) > 0 || (r < 0 && errno == EINTR)))
+            n += r > 0 ? r : 0;
+        close(fd);
+        len = (size_t)n;
+        if (len > 0 && id[len - 1] == '\n')
+            len--;
+        id[len] = '\0';
+        /* empty: a write cut short by a crash of a version before the atomic
+         * write; a new id is as good (no transaction of the old one to fence) */
+        if (n > 0) {
+            if (!ts_proc_instance_id_ok(id, len) || memchr(id, '\0', len))
+                return ts_seterr(TS_ERR_INVALID, errstr, errstr_size,
+                                 "%s does not hold a valid instance id (" TS_PROC_INSTANCE_ID_RULE
+                                 "): remove it to have a new one made, or set instance.id",
+                                 path);
             p->instance_id = strdup(id);
             return p->instance_id ? TS_OK : TS_ERR_NOMEM;
         }
     }
-    fd = open("/dev/urandom", O_RDONLY);
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
         if (fd >= 0)
             close(fd);
@@ -71,10 +92,11 @@ static ts_err ts_proc_instance_id(ts_processor *p, char *errstr, size_t errstr_s
     close(fd);
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(id + 2 * i, 3, "%02x", rnd[i]);
-    fp = fopen(path, "w");
-    if (!fp || fprintf(fp, "%s\n", id) < 0 || fclose(fp) != 0)
-        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot write %s: %s", path,
-                         strerror(errno));
+    id[2 * sizeof(rnd)] = '\n';
+    err = ts_fs_write_atomic(path, id, 2 * sizeof(rnd) + 1, errstr, errstr_size);
+    if (err)
+        return err;
+    id[2 * sizeof(rnd)] = '\0';
     p->instance_id = strdup(id);
     return p->instance_id ? TS_OK : TS_ERR_NOMEM;
 }
@@ -84,10 +106,11 @@ static ts_err ts_proc_lock(ts_processor *p, char *errstr, size_t errstr_size)
     char path[4200];
 
     snprintf(path, sizeof(path), "%s/.lock", p->app_dir);
-    p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    p->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (p->lock_fd < 0)
-        return ts_seterr(TS_ERR_IO, errstr, errstr_size, "cannot open %s: %s", path,
-                         strerror(errno));
+        return ts_seterr(errno == ELOOP ? TS_ERR_INVALID : TS_ERR_IO, errstr, errstr_size,
+                         "cannot open %s: %s%s", path, strerror(errno),
+                         errno == ELOOP ? " (a symbolic link: refusing to follow it)" : "");
     if (flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0)
         return ts_seterr(TS_ERR_EXISTS, errstr, errstr_size,
                          "state directory %s is in use by another tagstream-processor", p->app_dir);
@@ -635,7 +658,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                                                     NULL};
     rd_kafka_conf_t *cc = NULL;
     ts_processor *p;
-    char msg[512];
+    char msg[512] = "out of memory";
     ts_err err;
 
     *out = NULL;
@@ -653,7 +676,13 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     ts_buf_init(&p->value, 0);
     p->norm_cap = ts_tag_normalize_cap((size_t)cfg->max_value_bytes);
     p->norm = malloc(p->norm_cap);
-    p->app_dir = ts_strcat3(cfg->state_dir, "/", cfg->application_id);
+    p->state_dir = cfg->state_dir && *cfg->state_dir ? strdup(cfg->state_dir)
+                                                     : ts_fs_default_state_dir(msg, sizeof(msg));
+    if (!p->state_dir) {
+        err = ts_seterr(TS_ERR_INVALID, errstr, errstr_size, "%s", msg);
+        goto fail;
+    }
+    p->app_dir = ts_strcat3(p->state_dir, "/", cfg->application_id);
     p->repartition_topic = ts_strcat3(cfg->application_id, "-repartition", "");
     p->changelog_topic = ts_strcat3(cfg->application_id, "-counts-changelog", "");
     if (!p->norm || !p->app_dir || !p->repartition_topic || !p->changelog_topic) {
@@ -673,7 +702,10 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                                  "of this instance (high watermark minus position).",
                                  "gauge", ts_proc_lag_collect, p);
 
-    if ((err = ts_fs_mkdirs(p->app_dir, errstr, errstr_size)) ||
+    /* both levels private: the operator's directory (a link to it is followed),
+     * and ours below it (a link there is refused) */
+    if ((err = ts_fs_private_dir(p->state_dir, 0, errstr, errstr_size)) ||
+        (err = ts_fs_private_dir(p->app_dir, 1, errstr, errstr_size)) ||
         (err = ts_proc_lock(p, errstr, errstr_size)) ||
         (err = ts_proc_instance_id(p, errstr, errstr_size)))
         goto fail;
@@ -787,6 +819,7 @@ void ts_processor_destroy(ts_processor *p)
     free(p->instance_id);
     free(p->txn_id);
     free(p->app_dir);
+    free(p->state_dir);
     free(p->repartition_topic);
     free(p->changelog_topic);
     free(p->norm);

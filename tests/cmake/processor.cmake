@@ -10,3 +10,9 @@ ts_integration_test(test_processor_ops ts_store PkgConfig::CURL PkgConfig::JANSS
 ts_integration_test(test_processor_idle ts_common PkgConfig::CURL PkgConfig::JANSSON)
 # num.standby.replicas: a task that moves starts from the standby of it.
 ts_integration_test(test_processor_standby ts_store)
+
+# The private state directory: ts_fs's checks, and the processor binary's
+# refusals, which all come before it reaches a broker (label unit).
+ts_unit_test(test_state_dir ts_common)
+add_dependencies(test_state_dir tagstream-processor)
+set_tests_properties(test_state_dir PROPERTIES ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin")
