@@ -37,6 +37,37 @@ static void ts_proc_update_ready(ts_processor *p)
     ts_gauge_set(p->m.ready, p->assigned_once && restoring == 0);
 }
 
+/*
+ * A partition added to the input topic while running (librdkafka sees it at
+ * its next metadata refresh, topic.metadata.refresh.interval.ms, and the
+ * eager protocol rebalances). The tasks, the repartition and the changelog
+ * topics follow the input's partition count as it was at startup, which
+ * the startup checks; records of the new partition would be fetched and
+ * never counted. Rather than drop them, stop with an error that says what
+ * to do: the revocation before this assignment committed everything, so
+ * nothing is lost, and the new partition's records wait in Kafka.
+ */
+static void ts_proc_new_input_partition(ts_processor *p, int32_t partition)
+{
+    ts_log_ev *ev = ts_log_begin(TS_LOG_ERROR, "processor",
+                                 "a partition was added to the input topic while running");
+
+    ts_log_cstr(ev, "topic", p->cfg->input_topic);
+    ts_log_int(ev, "partition", partition);
+    ts_log_int(ev, "partitions_at_start", p->npart);
+    ts_log_end(ev);
+    ts_counter_add(p->m.input_partitions_new, 1);
+    if (p->rebalance_err)
+        return;
+    p->rebalance_err = TS_ERR_INVALID;
+    snprintf(p->rebalance_errstr, sizeof(p->rebalance_errstr),
+             "input topic %s gained partition %d (%d partitions at startup): its records would "
+             "not be counted, because the tasks and the internal topics follow the input's "
+             "partition count; stopping (reset the application to run with the new count, "
+             "docs/OPERATIONS.md)",
+             p->cfg->input_topic, (int)partition, (int)p->npart);
+}
+
 static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -46,6 +77,8 @@ static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *
 
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (tp->partition >= p->npart && !strcmp(tp->topic, p->cfg->input_topic))
+            ts_proc_new_input_partition(p, tp->partition);
         if (tp->partition < 0 || tp->partition >= p->npart)
             continue;
         if (!strcmp(tp->topic, p->cfg->input_topic)) {
@@ -284,6 +317,7 @@ static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d, char *
     ts_proc_pause(p, p->repartition_topic, d->partition, 1);
     ev = ts_log_begin(TS_LOG_INFO, "processor", "task %s restored", ts_task_id(s->task));
     ts_log_int(ev, "records", (int64_t)d->records);
+    ts_log_int(ev, "bad_records", (int64_t)d->bad);
     ts_log_int(ev, "elapsed_ms", d->elapsed_ms);
     ts_log_int(ev, "process_cpu_ms", d->process_cpu_ms);
     ts_log_dbl(ev, "records_per_second",

@@ -87,6 +87,8 @@ typedef struct ts_proc_metrics {
     ts_counter *txn_committed, *txn_aborted, *rebalances;
     ts_counter *restored_records, *restores_full, *restores_tail, *dlq, *producer_restarts;
     ts_counter *idle_advances, *standby_records;
+    ts_counter *restore_bad;          /* bad changelog records met by restores */
+    ts_counter *input_partitions_new; /* input partitions added while running */
     ts_histogram *commit_latency;
     /* where the loop's wall-clock time goes, microseconds: waiting in a
      * poll with nothing to do, processing records, committing, restoring */

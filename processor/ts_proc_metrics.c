@@ -74,6 +74,16 @@ void ts_proc_metrics_init(ts_processor *p)
                                        "Partition assignments and revocations.", NULL);
     m->restored_records = ts_metrics_counter(r, "tagstream_restore_records_total",
                                              "Changelog records replayed into stores.", NULL);
+    m->restore_bad = ts_metrics_counter(
+        r, "tagstream_restore_bad_records_total",
+        "Changelog records a restore found bad: skipped (not a window key) or turned into a "
+        "delete of their key (a bad value).",
+        NULL);
+    m->input_partitions_new = ts_metrics_counter(
+        r, "tagstream_input_partitions_added_total",
+        "Partitions added to the input topic while running (the processor then stops: "
+        "docs/OPERATIONS.md).",
+        NULL);
     m->restores_full = ts_metrics_counter(r, "tagstream_restores_total",
                                           "Store restores started, by kind.", "kind=\"full\"");
     m->restores_tail = ts_metrics_counter(r, "tagstream_restores_total",

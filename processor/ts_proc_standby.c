@@ -69,6 +69,7 @@ ts_err ts_proc_standby_new(ts_processor *p, char *errstr, size_t errstr_size)
                          (int)p->cfg->restore_batch_records, &sb->restore, errstr, errstr_size);
     if (err)
         goto fail;
+    ts_restore_set_bad_counter(sb->restore, p->m.restore_bad);
     p->standby = sb;
     return TS_OK;
 fail:

@@ -57,15 +57,17 @@ ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition, co
                        size_t klen, const void *val, size_t vlen, int64_t ts, void *opaque,
                        rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size)
 {
+    /* librdkafka takes the headers only when producev succeeds: one copy
+     * serves every QUEUE_FULL retry and is ours to free if none succeeds */
+    rd_kafka_headers_t *own = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
     rd_kafka_resp_err_t err;
 
     for (int tries = 0;; tries++) {
-        if (hdrs)
+        if (own)
             err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
                                     RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, klen),
                                     RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_TIMESTAMP(ts),
-                                    RD_KAFKA_V_OPAQUE(opaque),
-                                    RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(hdrs)),
+                                    RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_HEADERS(own),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         else
             err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
@@ -77,6 +79,8 @@ ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition, co
             break;
         rd_kafka_poll(p->producer, 10); /* let deliveries drain the queue */
     }
+    if (err && own)
+        rd_kafka_headers_destroy(own);
     if (err)
         return ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot produce to %s: %s", topic,
                          rd_kafka_err2str(err));

@@ -772,6 +772,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
                          (int)cfg->restore_batch_records, &p->restore, errstr, errstr_size);
     if (err)
         goto fail;
+    ts_restore_set_bad_counter(p->restore, p->m.restore_bad);
     err = ts_proc_standby_new(p, errstr, errstr_size);
     if (err)
         goto fail;

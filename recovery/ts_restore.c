@@ -4,6 +4,7 @@
 #include "ts_kafka.h"
 #include "ts_keys.h"
 #include "ts_log.h"
+#include "ts_metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,14 @@ struct ts_restore {
     int batch_records;
     ts_restore_part *parts;
     size_t nparts, cap;
-    int reassign; /* the assignment must follow a change of parts */
+    int reassign;    /* the assignment must follow a change of parts */
+    ts_counter *bad; /* bad records, may be NULL */
 };
+
+void ts_restore_set_bad_counter(ts_restore *r, ts_counter *bad)
+{
+    r->bad = bad;
+}
 
 ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *topic,
                       int batch_records, ts_restore **out, char *errstr, size_t errstr_size)
@@ -443,27 +450,74 @@ static size_t ts_restore_run_bytes(const ts_restore *r)
                                     : n;
 }
 
-/* Gathers m into the run (the message itself is left to the caller). */
+typedef enum ts_restore_verdict {
+    TS_RESTORE_GOOD = 0,
+    TS_RESTORE_SKIP,   /* not a window key: nothing to write */
+    TS_RESTORE_DELETE, /* a window key with a bad value: delete the key */
+} ts_restore_verdict;
+
+/* The rule for bad changelog records (ts_restore.h): check one record, and
+ * log and count it if it is bad. */
+static ts_restore_verdict ts_restore_check(ts_restore *r, ts_restore_part *p,
+                                           const rd_kafka_message_t *m)
+{
+    ts_restore_verdict v = TS_RESTORE_GOOD;
+    const char *tag = NULL, *why = NULL;
+    int64_t w = 0, count, max_ts;
+    size_t tag_len = 0;
+    ts_log_ev *ev;
+    ts_err e;
+
+    if (ts_key_window_decode(m->key, m->key_len, &w, &tag, &tag_len) != TS_OK ||
+        m->key_len >= TS_RESTORE_TOMBSTONE) {
+        v = TS_RESTORE_SKIP;
+        why = "skipping a changelog record that is not a window key";
+    } else if (m->payload) {
+        e = ts_value_decode(m->payload, m->len, &count, &max_ts);
+        if (e || count < 0) {
+            v = TS_RESTORE_DELETE;
+            why = e == TS_ERR_VERSION ? "a changelog value of an unknown version: the key is "
+                                        "deleted until a later record sets it"
+                  : e ? "a changelog value of the wrong size: the key is deleted until a later "
+                        "record sets it"
+                      : "a changelog value with a negative count: the key is deleted until a "
+                        "later record sets it";
+        }
+    }
+    if (v == TS_RESTORE_GOOD)
+        return v;
+    p->p.bad++;
+    if (r->bad)
+        ts_counter_add(r->bad, 1);
+    ev = ts_log_begin(TS_LOG_ERROR, "restore", "%s", why);
+    ts_log_cstr(ev, "topic", r->topic);
+    ts_log_int(ev, "partition", m->partition);
+    ts_log_int(ev, "offset", m->offset);
+    ts_log_int(ev, "value_bytes", m->payload ? (int64_t)m->len : -1);
+    if (v == TS_RESTORE_DELETE) {
+        ts_log_int(ev, "window_start", w);
+        ts_log_str(ev, "hashtag", tag, tag_len > 64 ? 64 : tag_len);
+    }
+    ts_log_end(ev);
+    return v;
+}
+
+/* Gathers m into the run (the message itself is left to the caller). A bad
+ * value enters the run as a tombstone of its key, in changelog order: the
+ * records of the key before it do not outlive it, those after it win. */
 static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka_message_t *m,
                                char *errstr, size_t errstr_size)
 {
     ts_restore_rec *grown, *rec;
+    ts_restore_verdict v;
     uint32_t hdr[2];
-    int64_t w;
-    const char *tag;
-    size_t tag_len;
+    int del;
 
     p->p.position = m->offset + 1;
-    if (ts_key_window_decode(m->key, m->key_len, &w, &tag, &tag_len) != TS_OK ||
-        m->key_len >= TS_RESTORE_TOMBSTONE || (m->payload && m->len >= TS_RESTORE_TOMBSTONE)) {
-        ts_log_ev *ev = ts_log_begin(TS_LOG_ERROR, "restore",
-                                     "skipping a changelog record that is not a window key");
-        ts_log_cstr(ev, "topic", r->topic);
-        ts_log_int(ev, "partition", m->partition);
-        ts_log_int(ev, "offset", m->offset);
-        ts_log_end(ev);
+    v = ts_restore_check(r, p, m);
+    if (v == TS_RESTORE_SKIP)
         return TS_OK;
-    }
+    del = v == TS_RESTORE_DELETE || !m->payload;
     grown = ts_grow(p->recs, p->nrecs, &p->recs_cap, sizeof(*p->recs), 1024);
     if (!grown)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -475,15 +529,16 @@ static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka
                   ? ts_restore_be_prefix((const unsigned char *)m->key + 9, m->key_len - 9)
                   : 0;
     hdr[0] = (uint32_t)m->key_len;
-    hdr[1] = m->payload ? (uint32_t)m->len : TS_RESTORE_TOMBSTONE;
+    hdr[1] = del ? TS_RESTORE_TOMBSTONE : (uint32_t)m->len;
     ts_buf_append(&p->arena, hdr, sizeof(hdr));
     ts_buf_append(&p->arena, m->key, m->key_len);
-    if (m->payload && ts_buf_append(&p->arena, m->payload, m->len))
+    if (!del && ts_buf_append(&p->arena, m->payload, m->len))
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     if (ts_buf_status(&p->arena))
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     p->nrecs++;
-    p->p.records++;
+    if (v == TS_RESTORE_GOOD)
+        p->p.records++; /* a bad record is counted in p->p.bad */
     if (p->nrecs >= (size_t)r->batch_records || p->arena.len >= ts_restore_run_bytes(r))
         return ts_restore_write(p, errstr, errstr_size);
     return TS_OK;
@@ -555,6 +610,7 @@ ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size
         done[*ndone].partition = p->partition;
         done[*ndone].next_offset = p->p.position > p->p.end ? p->p.position : p->p.end;
         done[*ndone].records = p->p.records;
+        done[*ndone].bad = p->p.bad;
         done[*ndone].elapsed_ms = ts_mono_ms() - p->p.started_ms;
         done[*ndone].process_cpu_ms = ts_cpu_ms() - p->p.started_cpu_ms;
         (*ndone)++;

@@ -15,6 +15,18 @@
  * flushes the store once. Replaying a record twice is harmless: values are
  * absolute counts, and tombstones are deletes.
  *
+ * Bad records: each record is checked before it is written (a window key,
+ * and a tombstone or a version-1 window value with a count >= 0), so that a
+ * corrupt changelog record fails here, where its offset is known, rather
+ * than later in the task. A bad record is logged with its partition and
+ * offset and counted (ts_restore_set_bad_counter), and:
+ *   - a key that is not a window key is skipped (it names no entry);
+ *   - a bad value deletes its key: the entry's count is unknown, and an
+ *     older value of the key would be wrong, so the key is left out of the
+ *     store until a later record of the changelog sets it again.
+ * The restore goes on either way: the changelog stays the source of truth
+ * and one record cannot stop a task.
+ *
  * Thread: the processor loop only.
  */
 #ifndef TS_RESTORE_H
@@ -33,6 +45,7 @@ typedef struct ts_restore_progress {
     int64_t end;      /* last stable offset when the restore began */
     int64_t position; /* next offset to read */
     uint64_t records; /* records applied so far */
+    uint64_t bad;     /* bad records skipped or turned into deletes (ts_restore_check) */
     int64_t started_ms;
     int64_t started_cpu_ms; /* the process's CPU time then (ts_cpu_ms) */
 } ts_restore_progress;
@@ -71,6 +84,7 @@ typedef struct ts_restore_done {
     int32_t partition;
     int64_t next_offset;
     uint64_t records;
+    uint64_t bad; /* bad records, not in records (ts_restore_check) */
     int64_t elapsed_ms;
     int64_t process_cpu_ms; /* CPU of the whole process meanwhile (all its threads, all
                                its work: a figure for a restore that runs alone) */
@@ -78,6 +92,11 @@ typedef struct ts_restore_done {
 
 ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size_t done_cap,
                        size_t *ndone, int32_t *failed, char *errstr, size_t errstr_size);
+
+/* Count the bad records of every later restore in `bad` (NULL: none);
+ * the counter must outlive r. */
+struct ts_counter;
+void ts_restore_set_bad_counter(ts_restore *r, struct ts_counter *bad);
 
 /* Number of partitions being restored, and the progress of one. */
 size_t ts_restore_active(const ts_restore *r);

@@ -16,3 +16,6 @@ ts_integration_test(test_processor_standby ts_store)
 ts_unit_test(test_state_dir ts_common)
 add_dependencies(test_state_dir tagstream-processor)
 set_tests_properties(test_state_dir PROPERTIES ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin")
+
+# Restores of bad changelog records, on the real broker (ts_restore alone).
+ts_integration_test(test_restore ts_recovery)

@@ -636,12 +636,74 @@ Test(processor, bad_records_are_skipped_and_counted, .timeout = 300)
 
     dead = tk_consume_all(dlq, 0, 24, 30000);
     cr_expect_eq(dead.n, 24, "every bad record is dead-lettered once");
+    /* each says why and where from: input offsets run good, null, bad UTF-8,
+     * oversize, no timestamp, six times over */
+    for (size_t i = 0; i < dead.n; i++) {
+        static const char *const why[] = {"", "null_value", "invalid_utf8", "oversize",
+                                          "no_timestamp"};
+        char reason[64], topic[200], part[32], off[32];
+        char *end;
+        long long o;
+        tk_header(&dead.v[i], "tagstream.error.reason", reason, sizeof(reason));
+        tk_header(&dead.v[i], "tagstream.source.topic", topic, sizeof(topic));
+        tk_header(&dead.v[i], "tagstream.source.partition", part, sizeof(part));
+        tk_header(&dead.v[i], "tagstream.source.offset", off, sizeof(off));
+        o = strtoll(off, &end, 10);
+        cr_expect(*off && !*end && o >= 0 && o < 30, "source offset \"%s\"", off);
+        cr_expect_str_eq(topic, r.input);
+        cr_expect_str_eq(part, "0");
+        if (*off && !*end && o >= 0 && o < 30) {
+            cr_expect_str_eq(reason, why[o % 5], "offset %lld", o);
+            if (o % 5 >= 1 && o % 5 <= 4)
+                reasons[o % 5 - 1]++;
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        cr_expect_eq(reasons[k], 6, "reason %d: %d records", k, reasons[k]);
     tk_records_free(&dead);
     cr_expect(tk_proc_log_has(&r.proc, "\"reason\":\"null_value\""));
     cr_expect(tk_proc_log_has(&r.proc, "\"reason\":\"invalid_utf8\""));
     cr_expect(tk_proc_log_has(&r.proc, "\"reason\":\"oversize\""));
     cr_expect(tk_proc_log_has(&r.proc, "\"reason\":\"no_timestamp\""));
-    (void)reasons;
+    run_cleanup(&r);
+    free(want.v);
+    free(got.v);
+}
+
+/* A partition added to the input while running is noticed at the next
+ * metadata refresh (the eager protocol rebalances); the processor logs it,
+ * counts it and stops with a message that says why, instead of fetching its
+ * records and never counting them. What it had counted is committed. */
+Test(processor, a_new_input_partition_stops_the_processor_with_a_clear_error, .timeout = 300)
+{
+    int64_t B = base_time();
+    run r;
+    results want = {NULL, 0}, got;
+    int status;
+
+    run_init(&r, "grow", 1);
+    run_opt(&r, "kafka.topic.metadata.refresh.interval.ms=1000");
+    producer = tk_producer(NULL, NULL);
+    send_n(r.input, "before", 6, B + 10);
+    send_n(r.input, "end", 1, B + WINDOW);
+    tk_flush(producer);
+    rd_kafka_destroy(producer);
+    add_result(&want, "before", 6, B);
+    run_start(&r);
+    got = read_output(&r, want.n, 0);
+    expect_results(&got, &want);
+    tk_add_partitions(r.input, 2);
+    status = tk_proc_wait(&r.proc, 120000);
+    cr_assert(status != -1,
+              "the processor kept running with an input partition it cannot count "
+              "(log %s)",
+              r.proc.log);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d (log %s)", status,
+              r.proc.log);
+    cr_expect(tk_proc_log_has(&r.proc, "a partition was added to the input topic while running"));
+    cr_expect(tk_proc_log_has(&r.proc, "gained partition 1 (1 partitions at startup)"), "log %s",
+              r.proc.log);
+    r.proc.pid = 0;
     run_cleanup(&r);
     free(want.v);
     free(got.v);

@@ -102,6 +102,38 @@ void tk_create_topic(const char *topic, int partitions, int replication, const c
     rd_kafka_destroy(rk);
 }
 
+void tk_add_partitions(const char *topic, int total)
+{
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, tk_conf(NULL), err, sizeof(err));
+    rd_kafka_queue_t *q;
+    rd_kafka_NewPartitions_t *np;
+
+    cr_assert_not_null(rk, "%s", err);
+    q = rd_kafka_queue_new(rk);
+    np = rd_kafka_NewPartitions_new(topic, (size_t)total, err, sizeof(err));
+    cr_assert_not_null(np, "%s", err);
+    rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
+    {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        const rd_kafka_topic_result_t **res;
+        size_t n;
+        cr_assert_not_null(ev, "create partitions: no answer within 30 s");
+        cr_assert_eq(rd_kafka_event_error(ev), 0, "create partitions: %s",
+                     rd_kafka_event_error_string(ev));
+        res =
+            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(rd_kafka_topic_result_error(res[i]), 0, "create partitions %s: %s",
+                         rd_kafka_topic_result_name(res[i]),
+                         rd_kafka_topic_result_error_string(res[i]));
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_NewPartitions_destroy(np);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+}
+
 void tk_delete_topic(const char *topic)
 {
     char err[512];
@@ -202,6 +234,10 @@ tk_records tk_consume_all(const char *topic, int uncommitted, size_t expect, int
         r.v[r.n].partition = m->partition;
         r.v[r.n].offset = m->offset;
         r.v[r.n].timestamp = rd_kafka_message_timestamp(m, NULL);
+        {
+            rd_kafka_headers_t *h = NULL;
+            r.v[r.n].headers = rd_kafka_message_headers(m, &h) ? NULL : rd_kafka_headers_copy(h);
+        }
         r.n++;
         last = tk_now_ms();
         rd_kafka_message_destroy(m);
@@ -217,10 +253,23 @@ void tk_records_free(tk_records *r)
     for (size_t i = 0; i < r->n; i++) {
         free(r->v[i].key);
         free(r->v[i].value);
+        if (r->v[i].headers)
+            rd_kafka_headers_destroy(r->v[i].headers);
     }
     free(r->v);
     r->v = NULL;
     r->n = 0;
+}
+
+const char *tk_header(const tk_record *rec, const char *name, char *buf, size_t size)
+{
+    const void *v = NULL;
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (rec->headers && !rd_kafka_header_get_last(rec->headers, name, &v, &n) && v)
+        snprintf(buf, size, "%.*s", (int)n, (const char *)v);
+    return buf;
 }
 
 rd_kafka_t *tk_group_consumer(const char *group, const char *topic)

@@ -21,6 +21,7 @@ typedef struct tk_record {
     int32_t partition;
     int64_t offset;
     int64_t timestamp;
+    rd_kafka_headers_t *headers; /* a copy, NULL when the record has none */
 } tk_record;
 
 typedef struct tk_records {
@@ -37,6 +38,8 @@ char *tk_unique(const char *prefix);
 /* Create a topic; config is NULL-terminated name, value pairs or NULL. */
 void tk_create_topic(const char *topic, int partitions, int replication, const char *const *config);
 void tk_delete_topic(const char *topic);
+/* Grow topic to `total` partitions (CreatePartitions). */
+void tk_add_partitions(const char *topic, int total);
 
 /* A producer; txid NULL for a plain idempotent one. The caller destroys it. */
 rd_kafka_t *tk_producer(const char *txid, const char *const *extra_conf);
@@ -60,6 +63,10 @@ void tk_topic_config(const char *topic, const char *key_value);
  */
 tk_records tk_consume_all(const char *topic, int uncommitted, size_t expect, int idle_ms);
 void tk_records_free(tk_records *r);
+
+/* The value of header `name` of a record as a NUL-terminated copy in buf
+ * ("" when absent); returns buf. */
+const char *tk_header(const tk_record *rec, const char *name, char *buf, size_t size);
 
 /* A consumer in `group` (read_committed, no auto-commit) subscribed to topic,
  * polled until it has an assignment. */
