@@ -2,6 +2,7 @@
 ts_unit_test(test_task ts_processor)
 ts_unit_test(test_cache ts_processor)
 ts_unit_test(test_proc_config ts_processor)
+ts_unit_test(test_proc_produce ts_processor)
 
 # The processor end to end against the real broker.
 ts_integration_test(test_processor ts_common PkgConfig::JANSSON)
