@@ -59,8 +59,11 @@ size_t ts_conf_cli_secrets(const ts_conf *c, const char *env_prefix, char *buf, 
         env_prefix = "TAGSTREAM_";
     for (size_t i = 0; i < c->nprops; i++) {
         const ts_conf_prop *p = &c->props[i];
+        size_t nl = strlen(p->name);
+        /* x.token.file names where the secret is, which is the safe way */
+        int names_a_file = nl > 5 && !strcmp(p->name + nl - 5, ".file");
         if (c->src[i] != TS_CONF_SRC_FLAG ||
-            !((p->flags & TS_CONF_F_SECRET) || ts_conf_key_is_secret(p->name)))
+            !((p->flags & TS_CONF_F_SECRET) || (ts_conf_key_is_secret(p->name) && !names_a_file)))
             continue;
         ts_buf_printf(&keys, "%s%s", n ? ", " : "", p->name);
         if (n++)

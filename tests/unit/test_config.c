@@ -214,6 +214,27 @@ Test(config, secrets_on_the_command_line_are_named)
     cr_expect_null(strstr(msg, "client.secret"), "from the environment: %s", msg);
 }
 
+/* A table key that names a secret's file is the safe way, not a secret. */
+Test(config, a_secret_file_on_the_command_line_is_fine)
+{
+    static const ts_conf_prop fprops[] = {
+        {"x.token.file", TS_CONF_STRING, 0, NULL, 0, 0, NULL, "Token file.", 0},
+        {"x.token", TS_CONF_STRING, sizeof(char *), NULL, 0, 0, NULL, "Token.", 0},
+        {NULL},
+    };
+    char *fields[2] = {NULL, NULL}, msg[512];
+    char *argv[] = {"prog", "--x.token.file", "/run/secrets/x", "--x.token", "t0k3n", NULL};
+    ts_conf fc;
+    int help;
+
+    cr_assert_eq(ts_conf_init(&fc, fprops, fields, err, sizeof(err)), TS_OK, "%s", err);
+    cr_assert_eq(ts_conf_cli(&fc, 5, argv, NULL, &help, NULL, err, sizeof(err)), TS_OK, "%s", err);
+    cr_expect_eq(ts_conf_cli_secrets(&fc, NULL, msg, sizeof(msg)), 1, "%s", msg);
+    cr_expect(strstr(msg, "x.token given") && strstr(msg, "TAGSTREAM_X_TOKEN"), "%s", msg);
+    cr_expect_null(strstr(msg, "x.token.file"), "%s", msg);
+    ts_conf_destroy(&fc);
+}
+
 /* Client settings: kafka.* beats a default; a forced setting beats kafka.*,
  * and the operator is told so in the log. */
 Test(config, kafka_passthrough_between_defaults_and_forced)
