@@ -88,6 +88,8 @@ int main(int argc, char **argv)
         return 0;
     }
     ts_log_set_level((ts_log_level)cfg.log_level);
+    if (ts_conf_cli_secrets(&conf, "TAGSTREAM_", err, sizeof(err)))
+        ts_logf(TS_LOG_WARN, "config", "%s", err);
     if (ts_view_config_validate(&cfg, err, sizeof(err))) {
         fprintf(stderr, "tagstream-view: %s\n", err);
         ts_conf_destroy(&conf);
