@@ -19,6 +19,7 @@
 #include "ts_clock.h"
 #include "ts_config.h"
 #include "ts_err.h"
+#include "ts_msk_iam.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -105,6 +106,7 @@ typedef struct ts_drill_config {
     int keep_topics;
     int keep_work_dir;
     int log_level;
+    ts_msk_iam_conf iam; /* msk.iam*: the drill's clients, and given on to the processors */
     /* not in the table: repeated --processor.arg values, in order */
     char *processor_args[TS_DRILL_MAX_ARGS];
     int nprocessor_args;

@@ -125,6 +125,7 @@ const ts_conf_prop ts_drill_config_props[] = {
     /* not the shared key: the drill logs only its Kafka clients, on stderr */
     {"log.level", TS_CONF_ENUM, F(log_level), "error", 0, 0, TS_CONF_LOG_LEVELS,
      "Least severe level of the drill's own Kafka client logs (on stderr).", 0},
+    TS_CONF_KEY_MSK_IAM(ts_drill_config, iam),
     {NULL},
 };
 

@@ -24,8 +24,10 @@ rd_kafka_t *ts_drill_client(const ts_drill_config *cfg, const ts_conf *conf, rd_
     kc = ts_kafka_conf_new(conf, cfg->bootstrap_servers, extra, NULL, errstr, errstr_size);
     if (!kc)
         return NULL;
-    rk = rd_kafka_new(type, kc, msg, sizeof(msg));
+    /* ts_kafka_new: with msk.iam, the token refreshes are served */
+    rk = ts_kafka_new(type, kc, msg, sizeof(msg));
     if (!rk) {
+        rd_kafka_conf_destroy(kc);
         ts_seterr(TS_ERR_KAFKA, errstr, errstr_size, "cannot create a Kafka client: %s", msg);
         return NULL;
     }
@@ -477,7 +479,9 @@ static void *ts_drill_feed_main(void *arg)
     if (kc) {
         rd_kafka_conf_set_dr_msg_cb(kc, ts_drill_feed_dr);
         rd_kafka_conf_set_opaque(kc, f);
-        p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, msg, sizeof(msg));
+        p = ts_kafka_new(RD_KAFKA_PRODUCER, kc, msg, sizeof(msg));
+        if (!p)
+            rd_kafka_conf_destroy(kc);
     }
     if (p)
         c = ts_drill_client(f->cfg, f->conf, RD_KAFKA_CONSUMER, cextra, msg, sizeof(msg));

@@ -413,6 +413,22 @@ ts_err ts_drill_inst_start(ts_drill *d, int i, const char *why, int64_t fault_ms
             argv[n++] = kv[k];
         }
     }
+    /* MSK IAM as the drill's own clients use it; the credentials are the
+     * environment's (keys, ECS endpoint), which the processors inherit */
+    if (cfg->iam.enabled) {
+        argv[n++] = "--msk.iam";
+        argv[n++] = "true";
+        argv[n++] = "--msk.iam.imds";
+        argv[n++] = cfg->iam.imds ? "true" : "false";
+        if (cfg->iam.region) {
+            argv[n++] = "--msk.iam.region";
+            argv[n++] = cfg->iam.region;
+        }
+        if (cfg->iam.host) {
+            argv[n++] = "--msk.iam.host";
+            argv[n++] = cfg->iam.host;
+        }
+    }
     for (int k = 0; k < cfg->nprocessor_args; k++)
         argv[n++] = cfg->processor_args[k];
     argv[n] = NULL;
