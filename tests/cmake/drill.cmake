@@ -77,3 +77,14 @@ ts_drill_test(drill_standby --fault sigterm,scale,kill9 --cycles 6 --instances 3
 # time a task was processed by nobody.
 ts_drill_test(drill_rolling_deploy --fault replace --cycles 3 --instances 3 --seed 110
   --partitions 6 --records 30000 --num.standby.replicas 1)
+
+# The drill with MSK IAM (msk.iam=true), as it runs against the deployed
+# cluster: its own clients and the processors it starts sign in through the
+# local cluster's IAM listener with the test keys (tests/drill/with_iam.sh).
+add_test(NAME drill_kill9_msk_iam
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/drill/with_iam.sh $<TARGET_FILE:tagstream-drill>
+    --work.dir ${CMAKE_BINARY_DIR}/drill/drill_kill9_msk_iam --topic.prefix drill_kill9_msk_iam
+    --fault kill9 --cycles 2 --instances 1 --seed 111 --records 5000)
+set_tests_properties(drill_kill9_msk_iam PROPERTIES LABELS "drill;msk_iam" FIXTURES_REQUIRED kafka
+  ENVIRONMENT "TAGSTREAM_KAFKA_DIR=${TS_KAFKA_DIR};TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin"
+  TIMEOUT 300)
