@@ -4,7 +4,7 @@
 # Run tagstream-drill (COMMAND) against the MSK IAM listener of the local
 # cluster in $TAGSTREAM_KAFKA_DIR (infra/local/kafka: SASL_SSL, OAUTHBEARER,
 # every token's SigV4 signature checked by
-# tests/msk_iam/MskIamCallbackHandler.java), with --msk.iam true and the
+# tests/msk_iam/MskIamCallbackHandler.java), with msk.iam=true and the
 # test keys of tests/msk_iam/credentials.txt in the environment, as a task
 # gets its role's credentials; the processors the drill starts inherit them.
 # The listener takes nothing but IAM tokens, so a passing drill means that
@@ -21,11 +21,14 @@ if ! bs=$(cat "$dir/bootstrap-IAM" 2>/dev/null) || [ -z "$bs" ]; then
 fi
 signins() { grep -c "MSK IAM token accepted for .*(key $key)" "$log" 2>/dev/null || true; }
 before=$(signins)
+# msk.iam through the drill's environment, as the task definition gives it;
+# no AWS_REGION: the processors get the region from the drill's setting.
 env -u AWS_SESSION_TOKEN -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
-  -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE \
+  -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION \
   AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=l0ngTermS3cretKeyForTheLocalIamListener01 \
-  AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true \
-  "$@" --bootstrap.servers "$bs" --msk.iam true --msk.iam.imds false \
+  AWS_EC2_METADATA_DISABLED=true \
+  TAGSTREAM_DRILL_MSK_IAM=true TAGSTREAM_DRILL_MSK_IAM_REGION=eu-west-1 \
+  "$@" --bootstrap.servers "$bs" --msk.iam.imds false \
   -X "kafka.ssl.ca.location=$dir/tls/ca.crt"
 st=$?
 after=$(signins)
