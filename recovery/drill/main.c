@@ -25,7 +25,9 @@ static void usage(void)
            "input while it kills, stops, freezes, removes or adds instances (or stops a\n"
            "broker), then checks the output topic against the expected output.\n\n"
            "  --processor.arg ARG   pass ARG to every processor (repeatable)\n"
-           "  -X kafka.KEY=VALUE    Kafka client setting for the drill and the processors\n\n"
+           "  -X kafka.KEY=VALUE    Kafka client setting for the drill and the processors\n"
+           "  --msk-iam-check       print the AWS identity and token expiry msk.iam=true\n"
+           "                        would use (never a secret), and exit\n\n"
            "Without bootstrap.servers, the drill uses the local cluster of\n"
            "$TAGSTREAM_KAFKA_DIR (infra/local/kafka). min.count, transaction.timeout.ms and\n"
            "commit.interval.ms are given to every processor as they are.\n\n"
@@ -40,12 +42,20 @@ int main(int argc, char **argv)
     ts_conf conf;
     struct sigaction sa;
     char err[1024];
-    int help = 0, rc;
+    int help = 0, rc, iam_check = 0;
 
     if (argc == 2 && !strcmp(argv[1], "--help-markdown")) {
         ts_conf_print_markdown(ts_drill_config_props, stdout);
         return 0;
     }
+    /* --msk-iam-check: the configuration as the drill reads it, then the check */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--msk-iam-check")) {
+            iam_check = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            break;
+        }
     memset(&cfg, 0, sizeof(cfg));
     if (ts_conf_init(&conf, ts_drill_config_props, &cfg, err, sizeof(err))) {
         fprintf(stderr, "tagstream-drill: %s\n", err);
@@ -62,6 +72,12 @@ int main(int argc, char **argv)
         ts_drill_config_free(&cfg);
         ts_conf_destroy(&conf);
         return 0;
+    }
+    if (iam_check) {
+        rc = ts_msk_iam_check(&conf, stdout);
+        ts_drill_config_free(&cfg);
+        ts_conf_destroy(&conf);
+        return rc;
     }
     /* the drill's own Kafka clients log to stderr; stdout is the report */
     ts_log_set_fd(2);

@@ -88,3 +88,15 @@ add_test(NAME drill_kill9_msk_iam
 set_tests_properties(drill_kill9_msk_iam PROPERTIES LABELS "drill;msk_iam" FIXTURES_REQUIRED kafka
   ENVIRONMENT "TAGSTREAM_KAFKA_DIR=${TS_KAFKA_DIR};TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin"
   TIMEOUT 300)
+# Its operator check, on the drill's own configuration: the identity and
+# expiries, never the secret.
+add_test(NAME drill_msk_iam_check
+  COMMAND env AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+    AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_SESSION_TOKEN=SeSsIoNtOkEn
+    TAGSTREAM_DRILL_MSK_IAM=true
+    $<TARGET_FILE:tagstream-drill> --msk-iam-check --bootstrap.servers 127.0.0.1:9
+    --msk.iam.region eu-west-1)
+set_tests_properties(drill_msk_iam_check PROPERTIES LABELS msk_iam
+  ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin"
+  PASS_REGULAR_EXPRESSION "access key:  \\*+MPLE \\(temporary, with a session token\\).*token:       [0-9]+ characters, for kafka-cluster:Connect, expires"
+  FAIL_REGULAR_EXPRESSION "wJalrXUtnFEMI|EXAMPLEKEY|SeSsIoNtOkEn|AKIAIOSFODNN7")
