@@ -3,4 +3,5 @@
 ts_unit_test(test_metrics ts_common)
 ts_unit_test(test_emf ts_common PkgConfig::JANSSON)
 ts_unit_test(test_http ts_common PkgConfig::CURL PkgConfig::JANSSON)
+ts_unit_test(test_probe ts_common)
 ts_unit_test(test_kstats ts_common)
