@@ -437,6 +437,14 @@ Test(metrics, promtool_accepts_the_output, .init = promtool_setup, .fini = promt
     char *text;
     int status;
 
+    /* The image's build stage runs the unit tests without Prometheus (its
+     * package is large and only this check needs it); the host build, where
+     * infra/setup installs promtool, always checks. */
+    if (getenv("TAGSTREAM_TEST_NO_PROMTOOL")) {
+        ts_metrics_destroy(m);
+        cr_skip_test("TAGSTREAM_TEST_NO_PROMTOOL is set: promtool is checked on the host build");
+    }
+
     ts_counter_add(ts_metrics_counter(m, "tagstream_records_read_total", "Records read.", NULL),
                    42);
     ts_metrics_labels(labels, sizeof(labels), pairs);
