@@ -14,12 +14,13 @@ Commands:
               signal, health check, command; its build packages are
               infra/setup's, so the two cannot drift apart
   lint        hadolint on the Dockerfile
-  packages    every package the Dockerfile installs exists in Debian 12
-              (apt-cache; on a Debian 12 host only)
+  packages    every package the Dockerfile installs exists in the image's
+              Debian release (apt-cache; on a host of that release only)
   libs        every shared library the built binaries need comes from a
               package the runtime stage installs (or one apt installs with
-              them), and every runtime package is needed (on a Debian 12
-              host only)
+              them), and every runtime package is needed (on a host of the
+              image's Debian release only; tests/image/test_image.sh checks
+              the same in the built image)
 
 Exit codes: 0 passed, 1 failed, 77 skipped (not possible on this host).
 Run with the Python of the virtual environment tools.sh makes.
@@ -38,20 +39,26 @@ import tempfile
 
 SKIP = 77
 
+# The Debian release of both stages: librdkafka 2.8 (SCRAM against Kafka 4)
+# and RocksDB 9.10.
+RELEASE = "trixie"
+RELEASE_NAME = "Debian 13"
+BASE_IMAGE = f"debian:{RELEASE}-slim"
 # Runtime packages that no binary links against, and why they are there.
 RUNTIME_EXTRAS = {
     "ca-certificates": "TLS to MSK and to the X and Mastodon APIs",
-    "curl": "the HEALTHCHECK command",
 }
-# -dev packages of infra/setup that the image does not build with.
+# Never in the runtime stage: the health check is tagstream-probe.
+RUNTIME_BANNED = {"curl", "wget"}
+# -dev packages of infra/setup that the image does not build with (the
+# build stage runs the unit tests, so criterion is not among them).
 BUILD_EXCEPTIONS = {
-    "libcriterion-dev": "tests only; the image builds with BUILD_TESTING=OFF",
     "libclang-rt-14-dev": "fuzzing only (tests/fuzz, built with clang); the image builds with gcc",
 }
 # Build tools: the Dockerfile's build stage must install these from the
 # infra/setup list.
 BUILD_TOOLS = {"build-essential", "cmake", "ninja-build", "pkg-config"}
-SHIPPED = ["tagstream-processor", "tagstream-producer", "tagstream-store"]
+SHIPPED = ["tagstream-processor", "tagstream-producer", "tagstream-store", "tagstream-probe"]
 
 
 class Failed(Exception):
@@ -140,8 +147,8 @@ def cmd_dockerfile(args):
     stages = dockerfile_stages(path)
     check(len(stages) == 2, f"expected a build and a runtime stage, found {[s[0] for s in stages]}")
     (bname, bimage, build), (rname, rimage, runtime) = stages
-    check(bimage == "debian:bookworm", f"build stage from {bimage}, not debian:bookworm")
-    check(rimage == "debian:bookworm-slim", f"runtime stage from {rimage}, not debian:bookworm-slim")
+    check(bimage == BASE_IMAGE, f"build stage from {bimage}, not {BASE_IMAGE}")
+    check(rimage == BASE_IMAGE, f"runtime stage from {rimage}, not {BASE_IMAGE}")
 
     # Build packages against infra/setup, both ways.
     setup = setup_packages(args.source_dir)
@@ -160,6 +167,7 @@ def cmd_dockerfile(args):
     check(not missing, f"the build stage lacks the build tools {missing}")
     build_runs = " ".join(i["value"] for i in instr(build, "RUN"))
     check("-DCMAKE_BUILD_TYPE=Release" in build_runs, "the build stage does not build Release")
+    check(re.search(r"ctest .*-L unit", build_runs), "the build stage does not run the unit tests")
     for b in SHIPPED:
         check(f"/build/bin/{b}" in build_runs, f"the build stage does not install {b}")
 
@@ -168,6 +176,8 @@ def cmd_dockerfile(args):
     check(not [p for p in rt if p.endswith("-dev")], f"-dev packages in the runtime stage: {rt}")
     for extra in RUNTIME_EXTRAS:
         check(extra in rt, f"the runtime stage lacks {extra} ({RUNTIME_EXTRAS[extra]})")
+    banned = sorted(RUNTIME_BANNED & set(rt))
+    check(not banned, f"the runtime stage installs {banned}: the health check is tagstream-probe")
     users = instr(runtime, "USER")
     check(users, "no USER: the image would run as root")
     user = users[-1]["value"].split(":")[0]
@@ -180,7 +190,8 @@ def cmd_dockerfile(args):
     check([i for i in instr(runtime, "EXPOSE") if i["value"].split() == ["8080"]], "no EXPOSE 8080")
     check([i for i in instr(runtime, "STOPSIGNAL") if i["value"] == "SIGTERM"], "no STOPSIGNAL SIGTERM")
     hc = instr(runtime, "HEALTHCHECK")
-    check(len(hc) == 1 and "/health" in hc[0]["value"] and "curl" in hc[0]["value"], "no HEALTHCHECK on /health")
+    check(len(hc) == 1 and re.search(r'CMD \["tagstream-probe"', hc[0]["value"]),
+          "no HEALTHCHECK with tagstream-probe (GET /health)")
     cmd = instr(runtime, "CMD")
     check(cmd and json.loads(cmd[-1]["value"]) == ["tagstream-processor"], "the command is not the processor")
     copies = [i["value"] for i in instr(runtime, "COPY")]
@@ -206,28 +217,32 @@ def cmd_lint(args):
     print("lint: hadolint finds nothing in the Dockerfile")
 
 
-def host_is_bookworm():
+def host_is_release():
+    """Whether this host runs the image's Debian release (its apt then knows
+    the image's package names and its libraries are the image's)."""
     try:
         with open("/etc/os-release") as f:
-            return re.search(r"^VERSION_CODENAME=bookworm$", f.read(), re.M) is not None
+            return re.search(rf"^VERSION_CODENAME={RELEASE}$", f.read(), re.M) is not None
     except OSError:
         return False
 
 
 def cmd_packages(args):
-    if not host_is_bookworm():
-        print("packages: skipped: the host is not Debian 12, its apt knows other package names")
+    if not host_is_release():
+        print(f"packages: skipped: the host is not {RELEASE_NAME}, its apt knows other package names "
+              "(infra/image/build installs them all in the image)")
         return SKIP
     stages = dockerfile_stages(os.path.join(args.source_dir, "Dockerfile"))
     names = sorted({p for _, _, ins in stages for p in apt_installs(ins)})
     out = run(["apt-cache", "show", "--no-all-versions", *names])
     found = set(re.findall(r"^Package: (\S+)$", out.stdout, re.M))
     absent = [p for p in names if p not in found]
-    check(not absent, f"not in Debian 12 (apt-cache show; run apt-get update if the lists are empty): {absent}")
+    check(not absent,
+          f"not in {RELEASE_NAME} (apt-cache show; run apt-get update if the lists are empty): {absent}")
     # and apt-cache does tell a missing name
-    out = run(["apt-cache", "show", "--no-all-versions", "librocksdb7.8-no-such-package"])
+    out = run(["apt-cache", "show", "--no-all-versions", "librocksdb9.10-no-such-package"])
     check(out.returncode != 0, "apt-cache show found a package that does not exist")
-    print(f"packages: all {len(names)} packages of the Dockerfile exist in Debian 12")
+    print(f"packages: all {len(names)} packages of the Dockerfile exist in {RELEASE_NAME}")
 
 
 def package_of(path):
@@ -247,8 +262,9 @@ def package_of(path):
 
 
 def cmd_libs(args):
-    if not host_is_bookworm():
-        print("libs: skipped: the host is not Debian 12, whose libraries the image has")
+    if not host_is_release():
+        print(f"libs: skipped: the host is not {RELEASE_NAME}, whose libraries the image has "
+              "(tests/image/test_image.sh checks them in the image)")
         return SKIP
     stages = dockerfile_stages(os.path.join(args.source_dir, "Dockerfile"))
     runtime = set(apt_installs(stages[-1][2]))
@@ -772,6 +788,11 @@ def cmd_compose(args):
               f"{name} does not wait for the topics")
         check(s[name]["build"]["context"] == args.source_dir.rstrip("/"), f"{name} builds from {s[name]['build']}")
         check(s[name].get("stop_grace_period"), f"{name} has no stop_grace_period")
+    for name, svc in s.items():
+        for port in svc.get("ports", []):
+            check(port.get("host_ip") == "127.0.0.1",
+                  f"{name} publishes port {port.get('published')} on {port.get('host_ip') or 'every address'}, "
+                  "not on 127.0.0.1 only")
     vols = s["processor"].get("volumes", [])
     check([v for v in vols if v["type"] == "volume" and v["target"] == "/var/lib/tagstream"],
           "the processor's state is not on a named volume")
