@@ -468,10 +468,16 @@ def cmd_cfn(args):
     check(p["ClientAuthentication"]["Unauthenticated"]["Enabled"] is False, "MSK: unauthenticated access on")
     check(p["EncryptionInfo"]["EncryptionInTransit"]["ClientBroker"] == "TLS", "MSK: clients not on TLS only")
     check(len(p["BrokerNodeGroupInfo"]["ClientSubnets"]) == 3, "MSK: not in three subnets")
+    check(str(base["Parameters"]["KafkaVersion"]["Default"]).startswith("4."),
+          "MSK's default Kafka version is not a 4.x, which the image is tested against")
     (conf,) = resources(base, "AWS::MSK::Configuration").values()
-    props = dict(
-        line.split("=", 1) for line in conf["Properties"]["ServerProperties"].splitlines() if "=" in line
-    )
+    text, subs = conf["Properties"]["ServerProperties"]["Fn::Sub"]
+    props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    # ACLs enforced with EnforceAcls=true (MSK's default lets everyone in).
+    check(props.get("allow.everyone.if.no.acl.found") == "${AllowEveryone}",
+          "MSK configuration: allow.everyone.if.no.acl.found does not follow EnforceAcls")
+    check(subs["AllowEveryone"] == {"Fn::If": ["AclsEnforced", "false", "true"]},
+          "MSK configuration: EnforceAcls=true does not set allow.everyone.if.no.acl.found=false")
     want = {
         "default.replication.factor": "3",
         "min.insync.replicas": "2",
@@ -482,17 +488,20 @@ def cmd_cfn(args):
     for k, v in want.items():
         check(props.get(k) == v, f"MSK configuration: {k} is {props.get(k)}, not {v}")
 
-    # The SCRAM secrets (the services', the drill's): AmazonMSK_ names,
-    # customer managed key, associated.
+    # The SCRAM secrets, one per user (processor, producer, admin, drill):
+    # AmazonMSK_ names, customer managed key, all associated, none with
+    # AuthMode IAM.
     secrets = resources(base, "AWS::SecretsManager::Secret")
-    check({"ScramSecret", "DrillScramSecret"} <= set(secrets), f"base: secrets {sorted(secrets)}")
+    check(set(secrets) == {"ScramSecret", "ProducerScramSecret", "AdminScramSecret", "DrillScramSecret"},
+          f"base: secrets {sorted(secrets)}, not one per SCRAM user")
     (assoc,) = resources(base, "AWS::MSK::BatchScramSecret").values()
     for sname, secret in secrets.items():
-        check(secret["Properties"]["Name"]["Fn::Sub"].startswith("AmazonMSK_"), f"{sname}: the name lacks AmazonMSK_")
+        check(secret["Properties"]["Name"]["Fn::Sub"].startswith("AmazonMSK_"), f"{sname}'s name lacks AmazonMSK_")
         key = secret["Properties"]["KmsKeyId"]["Ref"]
-        check(base["Resources"][key]["Type"] == "AWS::KMS::Key", f"{sname}: not under a customer managed key")
-        check({"Ref": sname} in assoc["Properties"]["SecretArnList"], f"{sname}: not associated with the cluster")
+        check(base["Resources"][key]["Type"] == "AWS::KMS::Key", f"{sname} is not under a customer managed key")
         check(secret.get("Condition") == assoc.get("Condition") == "ScramAuth", f"{sname} exists with AuthMode IAM")
+    check(sorted(r["Ref"] for r in assoc["Properties"]["SecretArnList"]) == sorted(secrets),
+          "not every SCRAM secret is associated")
     drill_user = json.loads(secrets["DrillScramSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
     check(drill_user == {"username": "drill"}, f"the drill's SCRAM user is {drill_user}, not drill (docs/DRILLS.md)")
 
@@ -549,7 +558,25 @@ def cmd_cfn(args):
             check(not {k for k in env_of(c) if "PASSWORD" in k or "TOKEN" in k}, f"{name}: a credential in plain env")
             if name not in ("KafkaAdminTaskDefinition", "DrillTaskDefinition"):
                 hc = c["HealthCheck"]["Command"]
-                check(hc[0] == "CMD-SHELL" and "/health" in hc[1], f"{name}: health check not on /health")
+                check(hc[:2] == ["CMD", "tagstream-probe"] and "/health" in hc,
+                      f"{name}: health check is not tagstream-probe on /health")
+    # Each task signs in as its own SCRAM user, and its execution role reads
+    # that secret only.
+    used = {}
+    for name, td in tds.items():
+        (c,) = td["Properties"]["ContainerDefinitions"]
+        pw = [(cond, x) for cond, x in branches(c.get("Secrets", []))
+              if x.get("Name") in ("TAGSTREAM_KAFKA_SASL_PASSWORD", "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD", "SASL_PASSWORD")]
+        check(len(pw) == 1 and "ScramAuth" in (pw[0][0], td.get("Condition")),
+              f"{name}: its SCRAM password is not there with AuthMode SCRAM only")
+        used[name] = json.dumps(pw[0][1]["ValueFrom"])
+        role = app["Resources"][td["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]]
+        stmts = [st for _, st in branches(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])]
+        readable = json.dumps([st["Resource"] for st in stmts if st["Action"] == "secretsmanager:GetSecretValue"])
+        for other in re.findall(r"(\w*ScramSecretArn)", json.dumps(app)):
+            check((other in used[name]) == (other in readable),
+                  f"{name}'s execution role and its SCRAM secret do not match ({other})")
+    check(len(set(used.values())) == len(used), "two tasks share a SCRAM user")
     svcs = resources(app, "AWS::ECS::Service")
     dc = svcs["ProcessorService"]["Properties"]["DeploymentConfiguration"]
     check(dc["MinimumHealthyPercent"] == 100 and dc["MaximumPercent"] == 200, "processor deployment percentages")
