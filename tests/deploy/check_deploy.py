@@ -577,6 +577,7 @@ def cmd_cfn(args):
             check((other in used[name]) == (other in readable),
                   f"{name}'s execution role and its SCRAM secret do not match ({other})")
     check(len(set(used.values())) == len(used), "two tasks share a SCRAM user")
+    check_admin_acls(args, tds["KafkaAdminTaskDefinition"]["Properties"])
     svcs = resources(app, "AWS::ECS::Service")
     dc = svcs["ProcessorService"]["Properties"]["DeploymentConfiguration"]
     check(dc["MinimumHealthyPercent"] == 100 and dc["MaximumPercent"] == 200, "processor deployment percentages")
@@ -753,6 +754,51 @@ def check_drill(app):
     check("TaskRoleArn" not in td, "the drill task has a task role: it needs no AWS API")
     check("DrillRunCommand" in app["Outputs"], "no DrillRunCommand output")
     print(f"drill: a task as SCRAM user drill, faults {sorted(faults)}, its own secret only")
+
+
+def check_admin_acls(args, admin_td):
+    """The Kafka admin task grants the processor's and the producer's users
+    exactly the ACLs of infra/acls.txt (where the tree has that file)."""
+    path = os.path.join(args.source_dir, "infra", "acls.txt")
+    if not os.path.exists(path):
+        print("cfn: infra/acls.txt not in this tree; the admin task's ACLs not compared")
+        return
+    names = {"topic": "twitter_input", "input.topic": "twitter_input", "output.topic": "twitter_output",
+             "application.id": "$APPLICATION_ID"}
+    users = {"producer": "PRODUCER_USERNAME", "processor": "PROCESSOR_USERNAME", "verify": "PROCESSOR_USERNAME"}
+    want = set()
+    with open(path) as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0].startswith("#") or words[0] not in users:
+                continue
+            role, res, pat, name, ops = words
+            keys = re.findall(r"\$\{([a-z.]+)\}", name)
+            if any(k not in names for k in keys):
+                continue  # an optional setting (the dead-letter topic)
+            for k in keys:
+                name = name.replace("${" + k + "}", names[k])
+            for op in ops.split(","):
+                want.add((users[role], res, pat, name, op))
+    (c,) = admin_td["ContainerDefinitions"]
+    script = c["Command"][-1].replace("\\\n", " ")
+    got = set()
+    for line in script.splitlines():
+        words = shlex.split(line.strip(), comments=True) if line.strip().startswith("grant ") else []
+        if not words or not words[1].startswith("$") or words[1] == "$SASL_USERNAME":
+            continue
+        user = words[1].lstrip("$")
+        ops = [words[i + 1] for i, w in enumerate(words) if w == "--operation"]
+        pat = "prefixed" if "prefixed" in words else "literal"
+        for res in ("topic", "group", "transactional-id"):
+            if f"--{res}" in words:
+                name = words[words.index(f"--{res}") + 1].replace("$APPLICATION_ID", "$APPLICATION_ID")
+                for op in ops:
+                    got.add((user, res, pat, name, op))
+    check(got, "the Kafka admin task grants no ACLs to the tagstream users")
+    check(not want - got, f"the Kafka admin task does not grant {sorted(want - got)} (infra/acls.txt)")
+    check(not got - want, f"the Kafka admin task grants more than infra/acls.txt: {sorted(got - want)}")
+    print(f"cfn: the Kafka admin task grants exactly the {len(want)} ACLs of infra/acls.txt")
 
 
 # -------------------------------------------------------------------- Compose
