@@ -58,7 +58,7 @@ BUILD_EXCEPTIONS = {
 # Build tools: the Dockerfile's build stage must install these from the
 # infra/setup list.
 BUILD_TOOLS = {"build-essential", "cmake", "ninja-build", "pkg-config"}
-SHIPPED = ["tagstream-processor", "tagstream-producer", "tagstream-store", "tagstream-probe"]
+SHIPPED = ["tagstream-processor", "tagstream-producer", "tagstream-store", "tagstream-view", "tagstream-probe"]
 
 
 class Failed(Exception):
