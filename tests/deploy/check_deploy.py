@@ -796,6 +796,20 @@ def check_admin_acls(args, admin_td):
                 for op in ops:
                     got.add((user, res, pat, name, op))
     check(got, "the Kafka admin task grants no ACLs to the tagstream users")
+    # ACLs are for the SCRAM users: with AuthMode IAM, IAM policies decide
+    # and the SCRAM users (their variables) do not exist.
+    guard = script.find('[ "$AUTH_MODE" = SCRAM ] || exit 0')
+    check(0 <= guard < script.find("grant "), "the Kafka admin task grants ACLs with AuthMode IAM too")
+    # The drill's user: only its own resources, all named drill-...
+    drill = set()
+    for line in script.splitlines():
+        words = shlex.split(line.strip(), comments=True) if line.strip().startswith("grant drill ") else []
+        for res in ("topic", "group", "transactional-id", "cluster"):
+            if f"--{res}" in words:
+                name = words[words.index(f"--{res}") + 1] if res != "cluster" else ""
+                drill.add((res, "prefixed" if "prefixed" in words else "literal", name))
+    check(drill == {(r, "prefixed", "drill-") for r in ("topic", "group", "transactional-id")},
+          f"the drill user's ACLs are {sorted(drill)}, not its drill- topics, groups and transactional ids")
     check(not want - got, f"the Kafka admin task does not grant {sorted(want - got)} (infra/acls.txt)")
     check(not got - want, f"the Kafka admin task grants more than infra/acls.txt: {sorted(got - want)}")
     print(f"cfn: the Kafka admin task grants exactly the {len(want)} ACLs of infra/acls.txt")
