@@ -73,7 +73,7 @@ docker run --rm --network none --entrypoint sh "$TAG" -c '
   echo "uid $(id -u)"
   echo "rdkafka $(dpkg-query -W -f "\${Version}" librdkafka1)"
   if command -v curl >/dev/null; then echo curl; fi
-  for b in processor producer store probe; do
+  for b in processor producer store view probe; do
     [ -x /usr/local/bin/tagstream-$b ] || echo "absent tagstream-$b"
   done
   for b in /usr/local/bin/tagstream-*; do
