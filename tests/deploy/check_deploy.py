@@ -396,14 +396,16 @@ def env_of(container):
 
 def env_conditions(container, key):
     return {cond for cond, e in branches(container.get(key, [])) + branches(container.get("Secrets", []))
-            if e.get("Name") in ("TAGSTREAM_MSK_IAM", "TAGSTREAM_KAFKA_SASL_PASSWORD", "SASL_PASSWORD")}
+            if e.get("Name") in ("TAGSTREAM_MSK_IAM", "TAGSTREAM_KAFKA_SASL_PASSWORD", "SASL_PASSWORD",
+                                 "TAGSTREAM_DRILL_MSK_IAM", "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD")}
 
 
 # Where an MSK IAM policy may point: the cluster, and the application's own
 # topics, group and transactional ids (no wildcard beyond its prefix).
 MSK_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:kafka:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
                      r"(topic|group|transactional-id)/\$\{Path\}/"
-                     r"(twitter_input|twitter_output|\$\{ApplicationId\}(-\*|-repartition)?)$")
+                     r"(twitter_input|twitter_output|\$\{ApplicationId\}(-\*|-repartition)?"
+                     r"|drill-ops-\*|tagstream-drill-\*)$")
 
 
 def msk_policy_problems(app):
@@ -546,15 +548,11 @@ def cmd_cfn(args):
             check("RetentionInDays" in app["Resources"][group]["Properties"], f"{group}: no retention")
             secrets = {s["Name"] for _, s in branches(c.get("Secrets", [])) if "Name" in s}
             check(secrets & {"TAGSTREAM_KAFKA_SASL_PASSWORD", "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD", "SASL_PASSWORD"}, f"{name}: SASL password not a secret")
-            if name == "DrillTaskDefinition":
-                # SCRAM only: the task exists only with AuthMode SCRAM
-                check(td.get("Condition") == "ScramAuth", f"{name}: exists with AuthMode IAM")
-            else:
-                if name != "KafkaAdminTaskDefinition":
-                    check(env_conditions(c, "Environment") == {"IamAuth", "ScramAuth"},
-                          f"{name}: not msk.iam with AuthMode IAM and the SCRAM password with SCRAM")
-                role = td["Properties"].get("TaskRoleArn", {}).get("Fn::If", [None, {}])[1].get("Fn::GetAtt", [None])[0]
-                check(role in app["Resources"], f"{name}: no task role for AuthMode IAM")
+            if name != "KafkaAdminTaskDefinition":
+                check(env_conditions(c, "Environment") == {"IamAuth", "ScramAuth"},
+                      f"{name}: not msk.iam with AuthMode IAM and the SCRAM password with SCRAM")
+            role = td["Properties"].get("TaskRoleArn", {}).get("Fn::If", [None, {}])[1].get("Fn::GetAtt", [None])[0]
+            check(role in app["Resources"], f"{name}: no task role for AuthMode IAM")
             check(not {k for k in env_of(c) if "PASSWORD" in k or "TOKEN" in k}, f"{name}: a credential in plain env")
             if name not in ("KafkaAdminTaskDefinition", "DrillTaskDefinition"):
                 hc = c["HealthCheck"]["Command"]
@@ -592,7 +590,8 @@ def cmd_cfn(args):
     check(len(resources(app, "AWS::CloudWatch::Alarm")) >= 3, "fewer than three alarms")
     problems, roles = msk_policy_problems(app)
     check(not problems, f"MSK IAM policies beyond least privilege: {problems}")
-    check(len(roles) == 3, f"kafka-cluster permissions in {sorted(roles)}, not the processor, producer and admin task roles")
+    check(len(roles) == 4,
+          f"kafka-cluster permissions in {sorted(roles)}, not the processor, producer, admin and drill task roles")
     # and the check does find a wildcard
     wild = json.loads(json.dumps(app).replace("kafka-cluster:AlterGroup", "kafka-cluster:*", 1))
     check(msk_policy_problems(wild)[0], "the least-privilege check missed kafka-cluster:*")
@@ -739,21 +738,29 @@ def check_drill(app):
     check(c["Command"] == ["tagstream-drill"], f"the drill task runs {c['Command']}")
     env = env_of(c)
     check(env.get("TAGSTREAM_DRILL_KAFKA_SASL_USERNAME") == "drill", "the drill task does not sign in as drill")
+    check(env.get("TAGSTREAM_DRILL_MSK_IAM") == "true", "the drill task does not sign in with MSK IAM under AuthMode IAM")
     check(env.get("TAGSTREAM_DRILL_KAFKA_SECURITY_PROTOCOL") == "SASL_SSL", "the drill task is not on SASL_SSL")
     check(env.get("TAGSTREAM_DRILL_PROCESSOR") == "/usr/local/bin/tagstream-processor",
           "the drill does not run the image's processor")
     faults = set(env["TAGSTREAM_DRILL_FAULT"].split(","))
     check(faults <= DRILL_FAULTS_IN_TASK, f"faults the task cannot inject: {sorted(faults - DRILL_FAULTS_IN_TASK)}")
-    (secret,) = c["Secrets"]
+    ((cond, secret),) = branches(c["Secrets"])
+    check(cond == "ScramAuth", "the drill's password is read with AuthMode IAM")
     check(secret["Name"] == "TAGSTREAM_DRILL_KAFKA_SASL_PASSWORD"
           and "DrillScramSecretArn" in json.dumps(secret["ValueFrom"]), "the drill's password is not its own secret")
     role = app["Resources"][td["ExecutionRoleArn"]["Fn::GetAtt"][0]]["Properties"]
     grants = json.dumps(role["Policies"])
     check("DrillScramSecretArn" in grants and "-ScramSecretArn" not in grants.replace("DrillScramSecretArn", ""),
           "the drill's execution role reads another secret than the drill's")
-    check("TaskRoleArn" not in td, "the drill task has a task role: it needs no AWS API")
+    task_role = td["TaskRoleArn"]["Fn::If"]
+    check(task_role[0] == "IamAuth" and task_role[2] == {"Ref": "AWS::NoValue"},
+          "the drill task has a task role with AuthMode SCRAM: it needs no AWS API there")
+    grants = json.dumps(app["Resources"][task_role[1]["Fn::GetAtt"][0]]["Properties"]["Policies"])
+    check("twitter_" not in grants and "${ApplicationId}" not in grants,
+          "the drill's task role reaches the services' topics or group")
     check("DrillRunCommand" in app["Outputs"], "no DrillRunCommand output")
-    print(f"drill: a task as SCRAM user drill, faults {sorted(faults)}, its own secret only")
+    print(f"drill: a task as SCRAM user drill (its own secret only) or with its own MSK IAM role, "
+          f"faults {sorted(faults)}")
 
 
 def check_admin_acls(args, admin_td):
