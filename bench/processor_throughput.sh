@@ -63,7 +63,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 c0=$(cpu_ticks)
 t0=$(now_ms)
 # where the loop's wall-clock time goes: the counters at ready and at the end
-phase() { metric "tagstream_loop_microseconds_total{phase=\"$1\"}"; }
+phase() { metric "tagstream_loop_seconds_total{phase=\"$1\"}"; }
 loop_phases() { echo "$(phase wait) $(phase process) $(phase commit) $(phase restore) $(metric tagstream_commit_latency_seconds_sum) $(metric tagstream_transactions_committed_total)"; }
 phases0=$(loop_phases)
 echo "bench: processor ready; counting"
@@ -98,5 +98,5 @@ echo "$phases0 $phases1" | awk '{
     w = $7 - $1; p = $8 - $2; c = $9 - $3; r = $10 - $4; n = $12 - $6
     t = w + p + c + r; if (t <= 0) t = 1
     printf "loop time:          %.0f ms from ready: waiting %.0f%%, processing %.0f%%, committing %.0f%% (%d transactions, %.1f ms each), restore checks %.0f%%\n",
-      t / 1000, 100 * w / t, 100 * p / t, 100 * c / t, n, (n > 0 ? ($11 - $5) * 1000 / n : 0), 100 * r / t
+      t * 1000, 100 * w / t, 100 * p / t, 100 * c / t, n, (n > 0 ? ($11 - $5) * 1000 / n : 0), 100 * r / t
   }'

@@ -80,6 +80,16 @@ typedef struct ts_slot {
 
 #define TS_PROC_IDLE_UNSEEN (-2)
 
+/* The phases of the processing loop's wall-clock time: waiting in a poll
+ * with nothing to do, processing records, committing, restoring. */
+typedef enum ts_proc_loop_phase {
+    TS_PROC_LOOP_WAIT,
+    TS_PROC_LOOP_PROCESS,
+    TS_PROC_LOOP_COMMIT,
+    TS_PROC_LOOP_RESTORE,
+    TS_PROC_LOOP__COUNT
+} ts_proc_loop_phase;
+
 typedef struct ts_proc_metrics {
     ts_counter *consumed_input, *consumed_repartition;
     ts_counter *skipped[TS_SKIP__COUNT]; /* NULL for reasons the processor has not */
@@ -90,9 +100,9 @@ typedef struct ts_proc_metrics {
     ts_counter *restore_bad;          /* bad changelog records met by restores */
     ts_counter *input_partitions_new; /* input partitions added while running */
     ts_histogram *commit_latency;
-    /* where the loop's wall-clock time goes, microseconds: waiting in a
-     * poll with nothing to do, processing records, committing, restoring */
-    ts_counter *loop_wait_us, *loop_process_us, *loop_commit_us, *loop_restore_us;
+    /* where the loop's wall-clock time goes, microseconds, by
+     * ts_proc_loop_phase; shown in seconds (tagstream_loop_seconds_total) */
+    _Atomic uint64_t loop_us[TS_PROC_LOOP__COUNT];
     ts_gauge *tasks_active, *tasks_restoring, *tasks_standby, *restore_remaining, *store_bytes;
     ts_gauge *cache_entries, *ready;
 } ts_proc_metrics;

@@ -26,6 +26,16 @@ static const ts_skip ts_proc_skips[] = {TS_SKIP_NULL_VALUE, TS_SKIP_INVALID_UTF8
 
 /* ---- metrics ---- */
 
+static void ts_proc_loop_collect(void *opaque, ts_buf *out)
+{
+    static const char *const phase[TS_PROC_LOOP__COUNT] = {"wait", "process", "commit", "restore"};
+    ts_processor *p = opaque;
+
+    for (int i = 0; i < TS_PROC_LOOP__COUNT; i++)
+        ts_buf_printf(out, "tagstream_loop_seconds_total{phase=\"%s\"} %.6f\n", phase[i],
+                      (double)atomic_load(&p->m.loop_us[i]) / 1e6);
+}
+
 void ts_proc_metrics_init(ts_processor *p)
 {
     ts_metrics *r = p->metrics;
@@ -99,20 +109,13 @@ void ts_proc_metrics_init(ts_processor *p)
         r, "tagstream_commit_latency_seconds",
         "Time to flush the changelog, send offsets and commit one transaction.", NULL, latency,
         sizeof(latency) / sizeof(latency[0]));
-    {
-        static const char help[] =
-            "Wall-clock time of the processing loop, microseconds, by phase: wait (a poll "
-            "that found nothing to do), process (records), commit (transactions), restore "
-            "(restores and standby replicas).";
-        m->loop_wait_us =
-            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"wait\"");
-        m->loop_process_us =
-            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"process\"");
-        m->loop_commit_us =
-            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"commit\"");
-        m->loop_restore_us =
-            ts_metrics_counter(r, "tagstream_loop_microseconds_total", help, "phase=\"restore\"");
-    }
+    /* Seconds as Prometheus wants them, kept in integer microseconds so
+     * that the loop adds without floating point: rendered by a collector. */
+    ts_metrics_add_collector(r, "tagstream_loop_seconds_total",
+                             "Wall-clock time of the processing loop by phase: wait (a poll that "
+                             "found nothing to do), process (records), commit (transactions), "
+                             "restore (restores and standby replicas).",
+                             "counter", ts_proc_loop_collect, p);
     m->tasks_active = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",
                                        "state=\"active\"");
     m->tasks_restoring = ts_metrics_gauge(r, "tagstream_tasks", "Tasks of this instance, by state.",

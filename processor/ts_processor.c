@@ -519,7 +519,8 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
     t0 = ts_mono_us();
     m = rd_kafka_consumer_poll(p->consumer, timeout);
     t1 = ts_mono_us();
-    ts_counter_add(m ? p->m.loop_process_us : p->m.loop_wait_us, (uint64_t)(t1 - t0));
+    atomic_fetch_add(&p->m.loop_us[m ? TS_PROC_LOOP_PROCESS : TS_PROC_LOOP_WAIT],
+                     (uint64_t)(t1 - t0));
     /* Process what is there, up to the commit deadline. */
     while (m) {
         err = ts_proc_dispatch(p, m, errstr, errstr_size);
@@ -540,19 +541,19 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         err = ts_proc_abort(p, why, errstr, errstr_size);
     }
     t2 = ts_mono_us();
-    ts_counter_add(p->m.loop_process_us, (uint64_t)(t2 - t1));
+    atomic_fetch_add(&p->m.loop_us[TS_PROC_LOOP_PROCESS], (uint64_t)(t2 - t1));
     if (!err) {
         rd_kafka_poll(p->producer, 0);
         if (ts_mono_ms() >= p->next_commit_ms)
             err = ts_proc_commit(p, errstr, errstr_size);
     }
     t3 = ts_mono_us();
-    ts_counter_add(p->m.loop_commit_us, (uint64_t)(t3 - t2));
+    atomic_fetch_add(&p->m.loop_us[TS_PROC_LOOP_COMMIT], (uint64_t)(t3 - t2));
     if (!err) {
         err = ts_proc_restore_step(p, 50, errstr, errstr_size);
         if (!err)
             ts_proc_standby_step(p, 20);
-        ts_counter_add(p->m.loop_restore_us, (uint64_t)(ts_mono_us() - t3));
+        atomic_fetch_add(&p->m.loop_us[TS_PROC_LOOP_RESTORE], (uint64_t)(ts_mono_us() - t3));
     }
     if (err == TS_ERR_FENCED && !*p->stop) {
         snprintf(why, sizeof(why), "%s", errstr);
