@@ -6,9 +6,9 @@ ts_unit_test(test_proc_produce ts_processor)
 
 # The processor end to end against the real broker.
 ts_integration_test(test_processor ts_common PkgConfig::JANSSON)
-ts_integration_test(test_processor_ops ts_store PkgConfig::CURL PkgConfig::JANSSON)
+ts_integration_test(test_processor_ops ts_store ts_httpget PkgConfig::JANSSON)
 # window.close.idle.ms: a quiet stream's windows close once, across a kill -9.
-ts_integration_test(test_processor_idle ts_common PkgConfig::CURL PkgConfig::JANSSON)
+ts_integration_test(test_processor_idle ts_common ts_httpget PkgConfig::JANSSON)
 # num.standby.replicas: a task that moves starts from the standby of it.
 ts_integration_test(test_processor_standby ts_store)
 

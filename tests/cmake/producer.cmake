@@ -14,7 +14,7 @@ endforeach()
 # The fake X and Mastodon servers, and running the producer against them.
 add_library(ts_fakehttp STATIC support/fakehttp.c)
 target_include_directories(ts_fakehttp PUBLIC support)
-target_link_libraries(ts_fakehttp PUBLIC ts_testkit ts_common PkgConfig::MHD PkgConfig::JANSSON PkgConfig::CURL)
+target_link_libraries(ts_fakehttp PUBLIC ts_testkit ts_common ts_httpget PkgConfig::MHD PkgConfig::JANSSON PkgConfig::CURL)
 
 # The Jetstream test server runs on a Python that has the websockets
 # package: Debian's python3-websockets (infra/setup) for the system Python.

@@ -10,6 +10,7 @@
  * tokens are refreshed (with new keys) while it runs.
  */
 #include "fakehttp.h"
+#include "httpget.h"
 #include "proc.h"
 #include "testkit.h"
 #include "ts_fs.h"
@@ -162,25 +163,6 @@ static size_t decode(const tk_records *r, char **out)
     return r->n;
 }
 
-/* The port of a process's HTTP endpoint, from its log. */
-static int http_port(const tk_proc *p)
-{
-    char line[4096];
-    const char *at;
-    int port = 0;
-    FILE *fp;
-
-    cr_assert(tk_proc_wait_log(p, "HTTP endpoint on port ", 30000), "no HTTP endpoint (log %s)",
-              p->log);
-    fp = fopen(p->log, "r");
-    cr_assert_not_null(fp);
-    while (!port && fgets(line, sizeof(line), fp))
-        if ((at = strstr(line, "HTTP endpoint on port ")))
-            port = atoi(at + 22);
-    fclose(fp);
-    return port;
-}
-
 static void run_producer(const char *bs, const char *ca, const char *topic, const char *file,
                          const char *creds_url)
 {
@@ -294,17 +276,17 @@ Test(msk_iam_broker, producer_and_processor_through_iam_across_token_refreshes, 
                  "the processor never signed in with its refreshed keys (log %s)", proc.log);
     /* /metrics counts the refreshes, /health shows their state */
     {
-        int port = http_port(&proc);
+        int port = tk_logged_http_port(&proc, 30000);
         char *body = NULL;
 
-        cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
-        cr_expect_geq(fh_metric(body, "tagstream_msk_iam_token_refreshes_total{result=\"ok\"}"), 2,
+        cr_assert_eq(tk_http_get(port, "/metrics", &body), 200);
+        cr_expect_geq(tk_sample(body, "tagstream_msk_iam_token_refreshes_total{result=\"ok\"}"), 2,
                       "%s", body);
-        cr_expect_eq(fh_metric(body, "tagstream_msk_iam_token_refreshes_total{result=\"error\"}"),
+        cr_expect_eq(tk_sample(body, "tagstream_msk_iam_token_refreshes_total{result=\"error\"}"),
                      0, "%s", body);
         free(body);
         body = NULL;
-        cr_assert_eq(fh_http_get(port, "/health", &body), 200);
+        cr_assert_eq(tk_http_get(port, "/health", &body), 200);
         cr_expect(strstr(body, "\"msk_iam\":{\"token_expires_ms\":") &&
                       strstr(body, "\"refresh_failing\":false"),
                   "%s", body);

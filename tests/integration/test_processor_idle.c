@@ -6,12 +6,12 @@
  * window closed this way is late (dropped and counted), also after the
  * restart. The expected output is written out by hand below.
  */
+#include "httpget.h"
 #include "proc.h"
 #include "testkit.h"
 #include "ts_fs.h"
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,55 +23,16 @@
 #define WINDOW 20000
 #define IDLE   "2000"
 
-typedef struct body {
-    char *p;
-    size_t n;
-} body;
-
-static size_t on_data(char *d, size_t size, size_t nmemb, void *opaque)
-{
-    body *b = opaque;
-    size_t n = size * nmemb;
-
-    b->p = realloc(b->p, b->n + n + 1);
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
 /* A counter of the processor's /metrics (-1: not there). */
 static double metric(tk_proc *p, const char *series)
 {
-    char line[4096], url[128];
-    int port = 0;
-    double v = -1;
-    body b = {NULL, 0};
-    FILE *fp;
-    CURL *c;
+    int port = tk_logged_http_port(p, 60000);
+    char *body;
+    double v;
 
-    cr_assert(tk_proc_wait_log(p, "HTTP endpoint on port", 60000), "no HTTP endpoint (%s)", p->log);
-    fp = fopen(p->log, "r");
-    while (fp && fgets(line, sizeof(line), fp)) {
-        char *s = strstr(line, "HTTP endpoint on port ");
-        if (s)
-            port = (int)strtol(s + strlen("HTTP endpoint on port "), NULL, 10);
-    }
-    if (fp)
-        fclose(fp);
-    cr_assert_gt(port, 0);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    cr_assert_eq(curl_easy_perform(c), CURLE_OK, "GET %s", url);
-    curl_easy_cleanup(c);
-    for (const char *s = b.p; s && (s = strstr(s, series)); s += strlen(series))
-        if ((s == b.p || s[-1] == '\n') && s[strlen(series)] == ' ')
-            v = strtod(s + strlen(series) + 1, NULL);
-    free(b.p);
+    cr_assert_eq(tk_http_get(port, "/metrics", &body), 200, "GET /metrics on port %d", port);
+    v = tk_sample(body, series);
+    free(body);
     return v;
 }
 

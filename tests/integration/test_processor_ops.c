@@ -2,6 +2,7 @@
  * What operators see of a running processor: /health, /ready and /metrics
  * over real HTTP, while records flow and while a large store restores.
  */
+#include "httpget.h"
 #include "proc.h"
 #include "testkit.h"
 #include "ts_fs.h"
@@ -9,7 +10,6 @@
 #include "ts_murmur2.h"
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,77 +19,6 @@
 #include <unistd.h>
 
 #define WINDOW 20000
-
-typedef struct body {
-    char *p;
-    size_t n;
-} body;
-
-static size_t on_data(char *d, size_t size, size_t nmemb, void *opaque)
-{
-    body *b = opaque;
-    size_t n = size * nmemb;
-
-    b->p = realloc(b->p, b->n + n + 1);
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
-/* GET http://127.0.0.1:port/path; returns the status (0: no answer). */
-static long http_get(int port, const char *path, body *b)
-{
-    CURL *c = curl_easy_init();
-    char url[256];
-    long status = 0;
-
-    b->p = NULL;
-    b->n = 0;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    return status;
-}
-
-/* The port the processor logged ("HTTP endpoint on port N"). */
-static int http_port(tk_proc *p)
-{
-    FILE *fp;
-    char line[4096];
-    int port = 0;
-
-    cr_assert(tk_proc_wait_log(p, "HTTP endpoint on port", 60000), "no HTTP endpoint (%s)", p->log);
-    fp = fopen(p->log, "r");
-    while (fp && fgets(line, sizeof(line), fp)) {
-        char *s = strstr(line, "HTTP endpoint on port ");
-        if (s)
-            port = (int)strtol(s + strlen("HTTP endpoint on port "), NULL, 10);
-    }
-    if (fp)
-        fclose(fp);
-    cr_assert_gt(port, 0);
-    return port;
-}
-
-/* The value of one sample line ("name{labels} value") in an exposition. */
-static double sample(const char *text, const char *series)
-{
-    const char *s = text;
-    size_t n = strlen(series);
-
-    while ((s = strstr(s, series))) {
-        if ((s == text || s[-1] == '\n') && s[n] == ' ')
-            return strtod(s + n + 1, NULL);
-        s += n;
-    }
-    return -1;
-}
 
 static tk_proc start_processor(const char *app, const char *in, const char *out, const char *state)
 {
@@ -153,7 +82,7 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
     int64_t B = tk_now_ms() - 3600 * 1000;
     rd_kafka_t *prod;
     tk_proc p;
-    body b;
+    char *b;
     int port;
     double before, after;
     FILE *fp;
@@ -168,21 +97,21 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
     p = tk_processor_start(&(tk_processor_opts){
         app, state, in, out, "127.0.0.1:0",
         (const char *const[]){"--metrics.emf", "true", "--metrics.emf.interval.ms", "1000", NULL}});
-    port = http_port(&p);
-    cr_expect_eq(http_get(port, "/health", &b), 200, "alive");
-    free(b.p);
+    port = tk_logged_http_port(&p, 60000);
+    cr_expect_eq(tk_http_get(port, "/health", &b), 200, "alive");
+    free(b);
     cr_assert(tk_proc_wait_log(&p, "restored", 60000));
-    for (int i = 0; i < 50 && http_get(port, "/ready", &b) != 200; i++) {
-        free(b.p);
+    for (int i = 0; i < 50 && tk_http_get(port, "/ready", &b) != 200; i++) {
+        free(b);
         usleep(200000);
     }
-    cr_expect(strstr(b.p, "\"status\":\"ok\""), "ready: %s", b.p);
-    free(b.p);
+    cr_expect(strstr(b, "\"status\":\"ok\""), "ready: %s", b);
+    free(b);
 
-    cr_assert_eq(http_get(port, "/metrics", &b), 200);
-    before = sample(b.p, "tagstream_records_consumed_total{topic=\"input\"}");
+    cr_assert_eq(tk_http_get(port, "/metrics", &b), 200);
+    before = tk_sample(b, "tagstream_records_consumed_total{topic=\"input\"}");
     cr_expect_eq(before, 0, "nothing consumed yet");
-    free(b.p);
+    free(b);
 
     prod = tk_producer(NULL, NULL);
     for (int i = 0; i < 1000; i++) {
@@ -215,34 +144,34 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
     /* the counters move as records flow; the gauges follow within a second */
     snprintf(lag, sizeof(lag), "tagstream_consumer_lag_records{topic=\"%s\",partition=\"0\"}", in);
     for (int i = 0; i < 300; i++) {
-        cr_assert_eq(http_get(port, "/metrics", &b), 200);
-        after = sample(b.p, "tagstream_results_emitted_total");
-        if (after >= 10 && sample(b.p, "tagstream_tasks{state=\"active\"}") == 2 &&
-            sample(b.p, lag) == 0)
+        cr_assert_eq(tk_http_get(port, "/metrics", &b), 200);
+        after = tk_sample(b, "tagstream_results_emitted_total");
+        if (after >= 10 && tk_sample(b, "tagstream_tasks{state=\"active\"}") == 2 &&
+            tk_sample(b, lag) == 0)
             break;
         if (i == 299)
             break; /* keep the last exposition: the expectations below say what is off */
-        free(b.p);
+        free(b);
         usleep(200000);
     }
-    cr_expect_eq(sample(b.p, "tagstream_records_consumed_total{topic=\"input\"}"), 1004);
-    cr_expect_eq(sample(b.p, "tagstream_records_filtered_total"), 1);
-    cr_expect_eq(sample(b.p, "tagstream_records_skipped_total{reason=\"invalid_utf8\"}"), 1);
-    cr_expect_eq(sample(b.p, "tagstream_results_emitted_total"), 10, "ten tags, one window");
-    cr_expect_eq(sample(b.p, "tagstream_late_records_dropped_total"), 0);
-    cr_expect_gt(sample(b.p, "tagstream_transactions_committed_total"), 0);
-    cr_expect_gt(sample(b.p, "tagstream_commit_latency_seconds_count"), 0);
-    cr_expect_eq(sample(b.p, "tagstream_ready"), 1);
-    cr_expect_eq(sample(b.p, "tagstream_tasks{state=\"active\"}"), 2);
-    cr_expect_eq(sample(b.p, lag), 0, "all input consumed: no lag");
+    cr_expect_eq(tk_sample(b, "tagstream_records_consumed_total{topic=\"input\"}"), 1004);
+    cr_expect_eq(tk_sample(b, "tagstream_records_filtered_total"), 1);
+    cr_expect_eq(tk_sample(b, "tagstream_records_skipped_total{reason=\"invalid_utf8\"}"), 1);
+    cr_expect_eq(tk_sample(b, "tagstream_results_emitted_total"), 10, "ten tags, one window");
+    cr_expect_eq(tk_sample(b, "tagstream_late_records_dropped_total"), 0);
+    cr_expect_gt(tk_sample(b, "tagstream_transactions_committed_total"), 0);
+    cr_expect_gt(tk_sample(b, "tagstream_commit_latency_seconds_count"), 0);
+    cr_expect_eq(tk_sample(b, "tagstream_ready"), 1);
+    cr_expect_eq(tk_sample(b, "tagstream_tasks{state=\"active\"}"), 2);
+    cr_expect_eq(tk_sample(b, lag), 0, "all input consumed: no lag");
 
     /* Parsed by Prometheus' own checker, not by a pattern of ours. */
     snprintf(cmd, sizeof(cmd), "/tmp/%s.metrics", app);
     fp = fopen(cmd, "w");
     cr_assert_not_null(fp);
-    fwrite(b.p, 1, b.n, fp);
+    fputs(b, fp);
     fclose(fp);
-    free(b.p);
+    free(b);
     {
         char check[1400];
         int rc;
@@ -298,7 +227,7 @@ Test(processor_ops, not_ready_while_restoring, .timeout = 400)
     rd_kafka_t *prod;
     int saw_not_ready = 0, ready = 0, port;
     tk_proc p;
-    body b;
+    char *b;
 
     W -= W % WINDOW;
     snprintf(in, sizeof(in), "%s-in", app);
@@ -321,20 +250,20 @@ Test(processor_ops, not_ready_while_restoring, .timeout = 400)
     rd_kafka_destroy(prod);
 
     p = start_processor(app, in, out, state);
-    port = http_port(&p);
+    port = tk_logged_http_port(&p, 60000);
     for (int i = 0; i < 3000 && !ready; i++) {
-        long st = http_get(port, "/ready", &b);
-        if (st == 503 && strstr(b.p, "\"assigned\":false")) {
+        long st = tk_http_get(port, "/ready", &b);
+        if (st == 503 && strstr(b, "\"assigned\":false")) {
             /* before the group's first assignment: nothing to restore yet */
-            cr_expect(strstr(b.p, "\"tasks_restoring\":0"), "%s", b.p);
+            cr_expect(strstr(b, "\"tasks_restoring\":0"), "%s", b);
         } else if (st == 503) {
             saw_not_ready = 1;
-            cr_expect(strstr(b.p, "\"assigned\":true,\"tasks_restoring\":1"),
-                      "the detail says why: %s", b.p);
+            cr_expect(strstr(b, "\"assigned\":true,\"tasks_restoring\":1"),
+                      "the detail says why: %s", b);
         } else if (st == 200) {
             ready = 1;
         }
-        free(b.p);
+        free(b);
         if (!ready)
             usleep(50000);
     }

@@ -8,6 +8,7 @@
  * and each reconnect must ask for the rewound cursor.
  */
 #include "fakehttp.h"
+#include "httpget.h"
 #include "testfile.h"
 #include "testkit.h"
 
@@ -142,8 +143,8 @@ static long long metric(int port, const char *series)
     char *body = NULL;
     long long v;
 
-    cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
-    v = fh_metric(body, series);
+    cr_assert_eq(tk_http_get(port, "/metrics", &body), 200);
+    v = tk_sample(body, series);
     free(body);
     return v;
 }

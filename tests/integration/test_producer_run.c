@@ -3,6 +3,7 @@
  * and file sources, stop and flush, configuration errors, a missing topic.
  */
 #include "fakehttp.h"
+#include "httpget.h"
 #include "testkit.h"
 #include "ts_synth.h"
 #include "ts_tag.h"
@@ -244,21 +245,21 @@ Test(producer_run, health_ready_and_metrics, .timeout = 60)
     cr_assert(fh_log_wait(&p, "generating", 30000));
     cr_assert_gt(fh_wait_metric(port, "tagstream_producer_records_produced_total", 1, 30000), 0);
 
-    cr_expect_eq(fh_http_get(port, "/health", &body), 200);
+    cr_expect_eq(tk_http_get(port, "/health", &body), 200);
     cr_expect(strstr(body, "\"status\":\"ok\"") != NULL, "%s", body);
     free(body);
-    cr_expect_eq(fh_http_get(port, "/ready", &body), 200);
+    cr_expect_eq(tk_http_get(port, "/ready", &body), 200);
     cr_expect(strstr(body, "\"source_connected\":true") && strstr(body, "\"kafka_connected\":true"),
               "%s", body);
     free(body);
-    cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
-    produced = fh_metric(body, "tagstream_producer_records_produced_total");
+    cr_assert_eq(tk_http_get(port, "/metrics", &body), 200);
+    produced = tk_sample(body, "tagstream_producer_records_produced_total");
     cr_expect_gt(produced, 0, "%s", body);
-    cr_expect_eq(fh_metric(body, "tagstream_producer_source_connected"), 1);
-    cr_expect_eq(fh_metric(body, "tagstream_producer_kafka_connected"), 1);
-    cr_expect_eq(fh_metric(body, "tagstream_producer_skipped_total{reason=\"oversize\"}"), 0);
-    cr_expect_eq(fh_metric(body, "tagstream_producer_reconnects_total{cause=\"stall\"}"), 0);
-    cr_expect_eq(fh_metric(body, "tagstream_producer_delivery_failures_total"), 0);
+    cr_expect_eq(tk_sample(body, "tagstream_producer_source_connected"), 1);
+    cr_expect_eq(tk_sample(body, "tagstream_producer_kafka_connected"), 1);
+    cr_expect_eq(tk_sample(body, "tagstream_producer_skipped_total{reason=\"oversize\"}"), 0);
+    cr_expect_eq(tk_sample(body, "tagstream_producer_reconnects_total{cause=\"stall\"}"), 0);
+    cr_expect_eq(tk_sample(body, "tagstream_producer_delivery_failures_total"), 0);
     /* the exposition format, as Prometheus' own checker reads it */
     if (system("command -v promtool >/dev/null 2>&1") == 0) {
         snprintf(path, sizeof(path), "/tmp/ts-metrics-%d.txt", (int)getpid());
@@ -300,9 +301,9 @@ Test(producer_run, not_ready_while_the_source_is_unreachable, .timeout = 60)
     port = fh_proc_http_port(&p, 30000);
     cr_assert_gt(port, 0);
     cr_assert(fh_log_wait(&p, "producer ready", 30000));
-    cr_expect_eq(fh_http_get(port, "/health", &body), 200, "alive");
+    cr_expect_eq(tk_http_get(port, "/health", &body), 200, "alive");
     free(body);
-    cr_expect_eq(fh_http_get(port, "/ready", &body), 503, "but not ready");
+    cr_expect_eq(tk_http_get(port, "/ready", &body), 503, "but not ready");
     cr_expect(strstr(body, "\"source_connected\":false") != NULL, "%s", body);
     free(body);
     fh_proc_signal(&p, SIGTERM);

@@ -5,6 +5,7 @@
  * and the real broker: the topic must hold exactly the fixture's hashtags.
  */
 #include "fakehttp.h"
+#include "httpget.h"
 #include "testfile.h"
 #include "testkit.h"
 
@@ -127,9 +128,9 @@ Test(producer_x, sampled_stream_with_every_kind_of_trouble, .timeout = 120)
         cr_assert_eq(fh_wait_metric(port, "tagstream_producer_records_produced_total",
                                     (long long)nwant, 30000),
                      (long long)nwant);
-        cr_expect_eq(fh_http_get(port, "/ready", &body), 200, "%s", body);
+        cr_expect_eq(tk_http_get(port, "/ready", &body), 200, "%s", body);
         free(body);
-        cr_assert_eq(fh_http_get(port, "/metrics", &body), 200);
+        cr_assert_eq(tk_http_get(port, "/metrics", &body), 200);
         cr_expect(
             strstr(body, "\ntagstream_producer_skipped_total{reason=\"oversize\"} 1\n") &&
                 strstr(body, "\ntagstream_producer_skipped_total{reason=\"truncated\"} 1\n") &&

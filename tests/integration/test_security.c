@@ -7,17 +7,18 @@
  * hang. The expected windowed results are counted here, from the input this
  * test writes, never by the processor's code.
  */
+#include "httpget.h"
 #include "proc.h"
 #include "testkit.h"
 #include "ts_fs.h"
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WINDOW 20000
@@ -496,58 +497,9 @@ Test(security, missing_client_certificate, .timeout = 200)
 }
 
 /* While it retries, /health says why (503) and so does /metrics. */
-static size_t on_data(char *d, size_t size, size_t nmemb, void *opaque)
-{
-    char *b = opaque;
-    size_t n = size * nmemb, have = strlen(b);
-
-    if (have + n < 65535) {
-        memcpy(b + have, d, n);
-        b[have + n] = '\0';
-    }
-    return n;
-}
-
-static long http_get(int port, const char *path, char *body)
-{
-    CURL *c = curl_easy_init();
-    char url[256];
-    long status = 0;
-
-    body[0] = '\0';
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    return status;
-}
-
-static int logged_port(const tk_proc *p)
-{
-    FILE *fp;
-    char line[4096];
-    int port = 0;
-
-    cr_assert(tk_proc_wait_log(p, "HTTP endpoint on port", 60000), "no HTTP endpoint (%s)", p->log);
-    fp = fopen(p->log, "r");
-    while (fp && fgets(line, sizeof(line), fp)) {
-        char *s = strstr(line, "HTTP endpoint on port ");
-        if (s)
-            port = (int)strtol(s + strlen("HTTP endpoint on port "), NULL, 10);
-    }
-    if (fp)
-        fclose(fp);
-    cr_assert_gt(port, 0);
-    return port;
-}
-
 Test(security, untrusted_ca_processor_health_and_metrics_say_why, .timeout = 200)
 {
-    char ca[1024], state[256], *body = calloc(1, 65536);
+    char ca[1024], state[256], *body = NULL;
     const char *change[] = {"ssl.ca.location", ca, NULL};
     args a = {0};
     int port, seen = 0;
@@ -561,19 +513,22 @@ Test(security, untrusted_ca_processor_health_and_metrics_say_why, .timeout = 200
     args_add(&a, "--http.listen=127.0.0.1:0");
     args_add(&a, "--startup.timeout.ms=20000");
     p = tk_proc_start("tagstream-processor", a.v);
-    port = logged_port(&p);
+    port = tk_logged_http_port(&p, 60000);
     for (int i = 0; i < 150 && !seen; i++) {
-        if (http_get(port, "/health", body) == 503 && strstr(body, "kafka_problem") &&
+        free(body);
+        if (tk_http_get(port, "/health", &body) == 503 && strstr(body, "kafka_problem") &&
             strstr(body, "certificate verify failed"))
             seen = 1;
         else
             usleep(100 * 1000);
     }
     cr_expect(seen, "/health does not say why: %s", body);
-    cr_expect_eq(http_get(port, "/metrics", body), 200);
+    free(body);
+    cr_expect_eq(tk_http_get(port, "/metrics", &body), 200);
     cr_expect(strstr(body, "tagstream_kafka_security_failure{error=\"_SSL\"} 1") != NULL,
               "/metrics does not say why");
-    cr_expect_eq(http_get(port, "/ready", body), 503);
+    free(body);
+    cr_expect_eq(tk_http_get(port, "/ready", &body), 503);
     expect_refused(&p, "processor", "certificate verify failed");
     remove_dir(state);
     args_free(&a);

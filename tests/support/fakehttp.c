@@ -1,4 +1,5 @@
 #include "fakehttp.h"
+#include "httpget.h"
 #include "testfile.h"
 #include "testkit.h"
 #include "ts_murmur2.h"
@@ -658,47 +659,6 @@ int fh_proc_http_port(const fh_proc *p, int timeout_ms)
     return (int)fh_log_int(p, "http listening", "port");
 }
 
-static size_t fh_http_body(char *ptr, size_t size, size_t nmemb, void *opaque)
-{
-    char **body = opaque;
-    size_t n = size * nmemb, have = *body ? strlen(*body) : 0;
-    char *b = realloc(*body, have + n + 1);
-
-    memcpy(b + have, ptr, n);
-    b[have + n] = '\0';
-    *body = b;
-    return n;
-}
-
-int fh_http_get(int port, const char *path, char **body)
-{
-    CURL *c = curl_easy_init();
-    char url[256];
-    long status = 0;
-
-    *body = strdup("");
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fh_http_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    return (int)status;
-}
-
-long long fh_metric(const char *body, const char *series)
-{
-    size_t l = strlen(series);
-
-    for (const char *s = body; (s = strstr(s, series)); s += l)
-        if ((s == body || s[-1] == '\n') && s[l] == ' ')
-            return strtoll(s + l + 1, NULL, 10);
-    return -1;
-}
-
 long long fh_wait_metric(int port, const char *series, long long value, int timeout_ms)
 {
     int64_t end = fh_mono_ms() + timeout_ms;
@@ -706,8 +666,8 @@ long long fh_wait_metric(int port, const char *series, long long value, int time
 
     do {
         char *body;
-        if (fh_http_get(port, "/metrics", &body) == 200)
-            v = fh_metric(body, series);
+        if (tk_http_get(port, "/metrics", &body) == 200)
+            v = (long long)tk_sample(body, series);
         free(body);
         if (v >= value)
             break;

@@ -136,13 +136,8 @@ int fh_log_wait(const fh_proc *p, const char *needle, int timeout_ms);
 /* The port of the producer's HTTP endpoint, from its log (waits up to
  * timeout_ms for the line); -1 if it never said. */
 int fh_proc_http_port(const fh_proc *p, int timeout_ms);
-/* GET http://127.0.0.1:port/path; returns the status (0 on failure) and the
- * body in *body (malloc'd). */
-int fh_http_get(int port, const char *path, char **body);
-
-/* Value of a series ("name" or "name{labels}") in a /metrics body; -1 if absent. */
-long long fh_metric(const char *body, const char *series);
-/* Poll the producer's /metrics until series >= value; returns the last value. */
+/* Poll the producer's /metrics until series >= value (tk_http_get, tk_sample in
+ * httpget.h read it once); returns the last value. */
 long long fh_wait_metric(int port, const char *series, long long value, int timeout_ms);
 
 /* Remove the log files. */
