@@ -7,6 +7,9 @@ if(NOT TARGET tagstream-store)
 endif()
 
 ts_unit_test(test_store_tool ts_store_tool)
+# One binary, split by what is tested: the output of the reading commands
+# (test_store_tool.c), the errors and usage (test_store_tool_errors.c).
+target_sources(test_store_tool PRIVATE unit/test_store_tool_errors.c unit/store_tool_kit.c)
 add_dependencies(test_store_tool tagstream-store)
 set_tests_properties(test_store_tool PROPERTIES ENVIRONMENT "TAGSTREAM_BIN=${CMAKE_BINARY_DIR}/bin")
 
