@@ -447,6 +447,22 @@ static ts_err ts_task_expire_windows(ts_task *t, char *errstr, size_t errstr_siz
     return TS_OK;
 }
 
+/* Close the windows and expire the ones whose time has come at the task's
+ * stream time (after it moved). */
+static ts_err ts_task_close_due(ts_task *t, char *errstr, size_t errstr_size)
+{
+    ts_err err;
+
+    if (t->stream_time >= t->next_close) {
+        err = ts_task_close_windows(t, errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    if (t->stream_time >= t->next_expire)
+        return ts_task_expire_windows(t, errstr, errstr_size);
+    return TS_OK;
+}
+
 ts_err ts_task_process(ts_task *t, const char *tag, size_t tag_len, int64_t ts, int64_t offset,
                        ts_task_result *result, char *errstr, size_t errstr_size)
 {
@@ -496,32 +512,16 @@ ts_err ts_task_process(ts_task *t, const char *tag, size_t tag_len, int64_t ts, 
     if (close_at < t->next_expire)
         t->next_expire = close_at;
 advance:
-    if (t->stream_time >= t->next_close) {
-        err = ts_task_close_windows(t, errstr, errstr_size);
-        if (err)
-            return err;
-    }
-    if (t->stream_time >= t->next_expire)
-        return ts_task_expire_windows(t, errstr, errstr_size);
-    return TS_OK;
+    return ts_task_close_due(t, errstr, errstr_size);
 }
 
 ts_err ts_task_advance(ts_task *t, int64_t stream_time, char *errstr, size_t errstr_size)
 {
-    ts_err err;
-
     if (stream_time <= t->stream_time || t->next_offset < 0)
         return TS_OK;
     t->stream_time = stream_time;
     t->dirty = 1; /* the new stream time is committed with the offset */
-    if (t->stream_time >= t->next_close) {
-        err = ts_task_close_windows(t, errstr, errstr_size);
-        if (err)
-            return err;
-    }
-    if (t->stream_time >= t->next_expire)
-        return ts_task_expire_windows(t, errstr, errstr_size);
-    return TS_OK;
+    return ts_task_close_due(t, errstr, errstr_size);
 }
 
 int64_t ts_task_next_due(const ts_task *t)
