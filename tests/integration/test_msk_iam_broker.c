@@ -125,11 +125,6 @@ static void write_input(const char *path, int64_t base, int first_window, int nw
     fclose(fp);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static size_t expected(int64_t base, int first_window, int nwindows, char **out, size_t n)
 {
     for (int w = first_window; w < first_window + nwindows; w++)
@@ -145,22 +140,6 @@ static size_t expected(int64_t base, int first_window, int nwindows, char **out,
             out[n++] = strdup(buf);
         }
     return n;
-}
-
-static size_t decode(const tk_records *r, char **out)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        char buf[256];
-        const char *v = r->v[i].value, *c, *w;
-        cr_assert_not_null(v);
-        c = strstr(v, "\"count\":");
-        w = strstr(v, "\"window_start\":");
-        cr_assert(c && w, "not a result: %s", v);
-        snprintf(buf, sizeof(buf), "%.*s@%lld=%lld", (int)r->v[i].key_len, r->v[i].key,
-                 strtoll(w + 15, NULL, 10), strtoll(c + 8, NULL, 10));
-        out[i] = strdup(buf);
-    }
-    return r->n;
 }
 
 static void run_producer(const char *bs, const char *ca, const char *topic, const char *file,
@@ -304,13 +283,13 @@ Test(msk_iam_broker, producer_and_processor_through_iam_across_token_refreshes, 
         recs = tk_consume_all(out, 0, 0, 3000);
     }
     cr_assert(recs.n < 256);
-    ngot = decode(&recs, got);
+    ngot = tk_result_lines(&recs, got);
     tk_records_free(&recs);
     st = tk_proc_stop(&proc, SIGTERM, 30000);
     cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
               "the processor exited with status %d (log %s)", st, proc.log);
-    qsort(want, nwant, sizeof(char *), str_cmp);
-    qsort(got, ngot, sizeof(char *), str_cmp);
+    tk_sort_strings(want, nwant);
+    tk_sort_strings(got, ngot);
     cr_expect_eq(ngot, nwant, "%zu results, %zu expected (log %s)", ngot, nwant, proc.log);
     for (size_t i = 0; i < nwant && i < ngot; i++)
         cr_expect_str_eq(got[i], want[i]);

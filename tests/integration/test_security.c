@@ -238,11 +238,6 @@ static void write_input(const char *path, int64_t base)
     fclose(fp);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* "tag@window_start=count" for each count above min.count (4), sorted. */
 static size_t expected(int64_t base, char **out)
 {
@@ -260,26 +255,8 @@ static size_t expected(int64_t base, char **out)
             snprintf(buf, sizeof(buf), "%s@%lld=%d", lower, (long long)(base + w * WINDOW), c);
             out[n++] = strdup(buf);
         }
-    qsort(out, n, sizeof(char *), str_cmp);
+    tk_sort_strings(out, n);
     return n;
-}
-
-/* The output records (JSON values) in the same form, sorted. */
-static size_t decode(const tk_records *r, char **out)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        char buf[256];
-        const char *v = r->v[i].value, *c, *w;
-        cr_assert_not_null(v);
-        c = strstr(v, "\"count\":");
-        w = strstr(v, "\"window_start\":");
-        cr_assert(c && w, "not a result: %s", v);
-        snprintf(buf, sizeof(buf), "%.*s@%lld=%lld", (int)r->v[i].key_len, r->v[i].key,
-                 strtoll(w + 15, NULL, 10), strtoll(c + 8, NULL, 10));
-        out[i] = strdup(buf);
-    }
-    qsort(out, r->n, sizeof(char *), str_cmp);
-    return r->n;
 }
 
 /*
@@ -338,7 +315,8 @@ static void end_to_end(const char *kind)
     cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "processor stop (log: %s)", p.log);
     tk_records_free(&r);
     r = tk_consume_all(out, 0, 0, 2000); /* everything, extras included */
-    ngot = decode(&r, got);
+    ngot = tk_result_lines(&r, got);
+    tk_sort_strings(got, ngot);
     cr_expect_eq(ngot, nwant, "%zu results, %zu expected (log: %s)", ngot, nwant, p.log);
     for (size_t i = 0; i < ngot && i < nwant; i++)
         cr_expect_str_eq(got[i], want[i]);

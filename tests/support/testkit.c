@@ -39,6 +39,33 @@ int64_t tk_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int tk_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tk_sort_strings(char **v, size_t n)
+{
+    qsort(v, n, sizeof(char *), tk_str_cmp);
+}
+
+size_t tk_result_lines(const tk_records *r, char **out)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        char buf[256];
+        const char *v = r->v[i].value, *c, *w;
+        cr_assert_not_null(v);
+        c = strstr(v, "\"count\":");
+        w = strstr(v, "\"window_start\":");
+        cr_assert(c && w, "not a result: %s", v);
+        snprintf(buf, sizeof(buf), "%.*s@%lld=%lld", (int)r->v[i].key_len, r->v[i].key,
+                 strtoll(w + 15, NULL, 10), strtoll(c + 8, NULL, 10));
+        out[i] = strdup(buf);
+        cr_assert_not_null(out[i]);
+    }
+    return r->n;
+}
+
 char *tk_unique(const char *prefix)
 {
     static int n;

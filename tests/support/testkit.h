@@ -85,4 +85,11 @@ int tk_wait_consumed(const char *group, const char *topic, int partitions, int t
 /* Milliseconds since the epoch. */
 int64_t tk_now_ms(void);
 
+/* Each record of r (a processor's result, JSON with "window_start" and
+ * "count") as "tag@window_start=count", malloc'd into out[0 .. r->n), in the
+ * order read. Fails the test on a value that is not a result. Returns r->n. */
+size_t tk_result_lines(const tk_records *r, char **out);
+/* Sort n strings in strcmp order. */
+void tk_sort_strings(char **v, size_t n);
+
 #endif
