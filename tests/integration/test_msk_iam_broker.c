@@ -109,17 +109,12 @@ static void write_input(const char *path, int64_t base, int first_window, int nw
             int last = w == first_window + nwindows;
             int n = last ? (t == 0) : (w * 5 + t * 3) % 9 + 1;
             for (int i = 0; i < n; i++) {
-                int64_t ts =
-                    base + (int64_t)(last ? w + 3 : w) * WINDOW + (t * 1000 + i * 97) % WINDOW;
-                time_t sec = (time_t)(ts / 1000);
-                struct tm tm;
-                char when[64];
-                gmtime_r(&sec, &tm);
-                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-                fprintf(fp,
-                        "{\"data\":{\"id\":\"%d%d%d\",\"created_at\":\"%s.%03dZ\",\"text\":\"x\","
-                        "\"entities\":{\"hashtags\":[{\"tag\":\"%s\"}]}}}\n",
-                        w, t, i, when, (int)(ts % 1000), last ? "closer" : tags[t]);
+                char id[32];
+                snprintf(id, sizeof(id), "%d%d%d", w, t, i);
+                tk_write_post(fp, id,
+                              base + (int64_t)(last ? w + 3 : w) * WINDOW +
+                                  (t * 1000 + i * 97) % WINDOW,
+                              last ? "closer" : tags[t]);
             }
         }
     fclose(fp);

@@ -211,30 +211,13 @@ static void write_input(const char *path, int64_t base)
         for (int t = 0; t < NTAGS; t++) {
             int n = (w * 5 + t * 3) % 9 + 1; /* 1..9 per window: some emitted, some not */
             for (int i = 0; i < n; i++) {
-                int64_t ts = base + (int64_t)w * WINDOW + (t * 1000 + i * 97) % WINDOW;
-                time_t sec = (time_t)(ts / 1000);
-                struct tm tm;
-                char when[64];
-                gmtime_r(&sec, &tm);
-                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-                fprintf(fp,
-                        "{\"data\":{\"id\":\"%d%d%d\",\"created_at\":\"%s.%03dZ\",\"text\":\"x\","
-                        "\"entities\":{\"hashtags\":[{\"tag\":\"%s\"}]}}}\n",
-                        w, t, i, when, (int)(ts % 1000), tags[t]);
+                char id[32];
+                snprintf(id, sizeof(id), "%d%d%d", w, t, i);
+                tk_write_post(fp, id, base + (int64_t)w * WINDOW + (t * 1000 + i * 97) % WINDOW,
+                              tags[t]);
             }
         }
-    {
-        int64_t ts = base + 7 * WINDOW;
-        time_t sec = (time_t)(ts / 1000);
-        struct tm tm;
-        char when[64];
-        gmtime_r(&sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(fp,
-                "{\"data\":{\"id\":\"9\",\"created_at\":\"%s.000Z\",\"text\":\"x\","
-                "\"entities\":{\"hashtags\":[{\"tag\":\"end\"}]}}}\n",
-                when);
-    }
+    tk_write_post(fp, "9", base + 7 * WINDOW, "end");
     fclose(fp);
 }
 

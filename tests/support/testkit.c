@@ -39,6 +39,20 @@ int64_t tk_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void tk_write_post(FILE *fp, const char *id, int64_t ts_ms, const char *tag)
+{
+    time_t sec = (time_t)(ts_ms / 1000);
+    struct tm tm;
+    char when[64];
+
+    gmtime_r(&sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(fp,
+            "{\"data\":{\"id\":\"%s\",\"created_at\":\"%s.%03dZ\",\"text\":\"x\","
+            "\"entities\":{\"hashtags\":[{\"tag\":\"%s\"}]}}}\n",
+            id, when, (int)(ts_ms % 1000), tag);
+}
+
 static int tk_str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

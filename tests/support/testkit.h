@@ -11,6 +11,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef struct tk_record {
@@ -89,6 +90,9 @@ int64_t tk_now_ms(void);
  * "count") as "tag@window_start=count", malloc'd into out[0 .. r->n), in the
  * order read. Fails the test on a value that is not a result. Returns r->n. */
 size_t tk_result_lines(const tk_records *r, char **out);
+/* One post in the producer's file format (an X API v2 post) with its
+ * created_at at ts_ms (UTC, milliseconds) and one hashtag, as a line of fp. */
+void tk_write_post(FILE *fp, const char *id, int64_t ts_ms, const char *tag);
 /* Sort n strings in strcmp order. */
 void tk_sort_strings(char **v, size_t n);
 
