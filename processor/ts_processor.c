@@ -804,15 +804,21 @@ void ts_processor_destroy(ts_processor *p)
 {
     if (!p)
         return;
+    /*
+     * Close the consumer first: its close can still deliver a revoke (after
+     * an earlier close gave up on a coordinator that a broker fault had
+     * moved), and the rebalance callback then uses the slots, the restorer
+     * and the standbys, which must still be alive.
+     */
+    if (p->consumer)
+        rd_kafka_consumer_close(p->consumer);
     if (p->slots)
         for (int32_t i = 0; i < p->npart; i++)
             ts_task_close(p->slots[i].task);
     ts_proc_standby_destroy(p);
     ts_restore_destroy(p->restore);
-    if (p->consumer) {
-        rd_kafka_consumer_close(p->consumer);
+    if (p->consumer)
         rd_kafka_destroy(p->consumer);
-    }
     ts_proc_producer_destroy(p);
     if (p->lock_fd >= 0)
         close(p->lock_fd);
