@@ -291,18 +291,6 @@ static int ts_emf_count_dim(void *opaque, const char *name, size_t name_len, con
     return 0;
 }
 
-static void ts_emf_put_number(ts_buf *out, double v)
-{
-    char s[40];
-
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(s, sizeof(s), "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
-            break;
-    }
-    ts_buf_puts(out, s);
-}
-
 static const char *ts_emf_unit(const ts_emf_sample *s)
 {
     static const char sec[] = "_seconds";
@@ -322,7 +310,7 @@ static void ts_emf_put_line(ts_emf *e, ts_emf_sample **group, size_t n, const do
                             int64_t now_ms, ts_buf *out)
 {
     ts_emf_dim_ctx dims = {out, 1};
-    char when[TS_TIME_ISO_SIZE];
+    char when[TS_TIME_ISO_SIZE], num[40];
     const ts_emf_sample *first = group[0];
 
     ts_time_format_iso(now_ms, when, sizeof(when));
@@ -346,7 +334,8 @@ static void ts_emf_put_line(ts_emf *e, ts_emf_sample **group, size_t n, const do
         ts_buf_putc(out, ',');
         ts_buf_json_str(out, group[i]->name, group[i]->name_len);
         ts_buf_putc(out, ':');
-        ts_emf_put_number(out, values[i]);
+        /* finite: non-finite samples were left out */
+        ts_buf_puts(out, ts_metrics_fmt_double(num, sizeof(num), values[i]));
     }
     ts_buf_puts(out, "}\n");
 }

@@ -420,7 +420,7 @@ fail_unlock:
  * Numbers as Go's ParseFloat reads them: the shortest of %.15g..%.17g that
  * reads back as the same double (0.1 stays "0.1"), and +Inf, -Inf, NaN.
  */
-static const char *ts_metrics_fmt_double(char *s, size_t size, double v)
+const char *ts_metrics_fmt_double(char *s, size_t size, double v)
 {
     if (isnan(v))
         return "NaN";

@@ -75,6 +75,14 @@ ts_err ts_metrics_add_collector(ts_metrics *m, const char *name, const char *hel
 ts_err ts_metrics_render(ts_metrics *m, ts_buf *out);
 
 /*
+ * A number as Prometheus readers (Go's ParseFloat) read it back: the
+ * shortest of %.15g..%.17g that reads back as the same double, and +Inf,
+ * -Inf, NaN. Returns s (or a constant for the non-finite ones); s needs 40
+ * bytes.
+ */
+const char *ts_metrics_fmt_double(char *s, size_t size, double v);
+
+/*
  * Render label pairs into dst (dst_size bytes, always terminated), escaping
  * values as the format requires (\\ \" \n): pairs is a NULL-terminated list
  * of name, value. A pair that does not fit is left out whole, with every
