@@ -32,12 +32,13 @@ static int ts_http_same_client(const struct sockaddr_storage *a, const struct so
 }
 
 /* Shut a connection down: libmicrohttpd sees the end of its stream and
- * closes it (and frees the slot). Called with the lock held. */
+ * closes it (and frees the slot). Counted first, so that a client that sees
+ * its connection end also sees it counted. Called with the lock held. */
 static void ts_http_shed(ts_http *h, struct ts_http_conn *c)
 {
-    shutdown(c->fd, SHUT_RDWR);
-    c->shut = 1;
     atomic_fetch_add(&h->shed, 1);
+    c->shut = 1;
+    shutdown(c->fd, SHUT_RDWR);
 }
 
 /*
