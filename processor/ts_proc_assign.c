@@ -301,6 +301,7 @@ static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d, char *
     if (err)
         return err;
     ts_counter_add(p->m.restored_records, d->records);
+    ts_histogram_observe(p->m.restore_seconds, (double)d->elapsed_ms / 1000.0);
     if (s->committed >= 0) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *e;

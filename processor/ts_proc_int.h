@@ -100,6 +100,7 @@ typedef struct ts_proc_metrics {
     ts_counter *restore_bad;          /* bad changelog records met by restores */
     ts_counter *input_partitions_new; /* input partitions added while running */
     ts_histogram *commit_latency;
+    ts_histogram *restore_seconds; /* wall-clock time of each task's restore */
     /* where the loop's wall-clock time goes, microseconds, by
      * ts_proc_loop_phase; shown in seconds (tagstream_loop_seconds_total) */
     _Atomic uint64_t loop_us[TS_PROC_LOOP__COUNT];

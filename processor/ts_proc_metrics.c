@@ -43,6 +43,7 @@ void ts_proc_metrics_init(ts_processor *p)
     char labels[128];
     static const double latency[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                      0.1,   0.25,   0.5,   1,    2.5,   5};
+    static const double restore[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
 
     if (!r)
         return;
@@ -109,6 +110,11 @@ void ts_proc_metrics_init(ts_processor *p)
         r, "tagstream_commit_latency_seconds",
         "Time to flush the changelog, send offsets and commit one transaction.", NULL, latency,
         sizeof(latency) / sizeof(latency[0]));
+    m->restore_seconds = ts_metrics_histogram(
+        r, "tagstream_restore_seconds",
+        "Wall-clock time of each finished task restore, from the first changelog read to the "
+        "task being ready.",
+        NULL, restore, sizeof(restore) / sizeof(restore[0]));
     /* Seconds as Prometheus wants them, kept in integer microseconds so
      * that the loop adds without floating point: rendered by a collector. */
     ts_metrics_add_collector(r, "tagstream_loop_seconds_total",

@@ -643,6 +643,7 @@ def check_operations(args, app, selftest=True):
     wanted = ["tagstream_consumer_lag_records", "tagstream_records_consumed_total", "tagstream_results_emitted_total",
               "tagstream_commit_latency_seconds_sum", "tagstream_commit_latency_seconds_count",
               "tagstream_transactions_aborted_total", "tagstream_restores_total", "tagstream_restore_remaining_records",
+              "tagstream_restore_seconds_sum", "tagstream_restore_seconds_count",
               "tagstream_records_skipped_total", "HealthCheckFailures"]
     names = {u[0] for u in used}
     check(not [w for w in wanted if w not in names], f"the dashboard lacks {[w for w in wanted if w not in names]}")

@@ -161,6 +161,9 @@ Test(processor_ops, metrics_move_with_the_records_and_parse, .timeout = 300)
     cr_expect_eq(tk_sample(b, "tagstream_late_records_dropped_total"), 0);
     cr_expect_gt(tk_sample(b, "tagstream_transactions_committed_total"), 0);
     cr_expect_gt(tk_sample(b, "tagstream_commit_latency_seconds_count"), 0);
+    /* two new tasks: two full restores (of empty changelogs), each timed */
+    cr_expect_eq(tk_sample(b, "tagstream_restores_total{kind=\"full\"}"), 2);
+    cr_expect_eq(tk_sample(b, "tagstream_restore_seconds_count"), 2);
     cr_expect_eq(tk_sample(b, "tagstream_ready"), 1);
     cr_expect_eq(tk_sample(b, "tagstream_tasks{state=\"active\"}"), 2);
     cr_expect_eq(tk_sample(b, lag), 0, "all input consumed: no lag");
