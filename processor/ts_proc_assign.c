@@ -106,6 +106,8 @@ static void ts_proc_on_assign(ts_processor *p, rd_kafka_topic_partition_list_t *
     if (kerr)
         ts_logf(TS_LOG_ERROR, "processor", "cannot take the assignment: %s",
                 rd_kafka_err2str(kerr));
+    for (int i = 0; i < pause->cnt; i++)
+        ts_proc_rq_forward(p, pause->elems[i].partition);
     rd_kafka_pause_partitions(p->consumer, pause);
     ev = ts_log_begin(TS_LOG_INFO, "processor", "partitions assigned");
     ts_log_int(ev, "partitions", parts->cnt);

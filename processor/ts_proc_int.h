@@ -122,6 +122,11 @@ struct ts_processor {
 
     rd_kafka_t *producer;
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *cq; /* the consumer's queue: input records and events */
+    rd_kafka_queue_t *rq; /* the repartition topic's records (ts_proc_rq_forward) */
+    int nudge;            /* librdkafka before 2.1: ts_proc_nudge */
+    int64_t nudged_ms;
+    int32_t nudge_next;
     rd_kafka_queue_t *admin_q;
     ts_restore *restore;
     struct ts_proc_standby *standby; /* ts_proc_standby.c; NULL: no standbys */
@@ -175,5 +180,16 @@ void ts_proc_pause(ts_processor *p, const char *topic, int32_t part, int resume)
 void ts_proc_reload_slot(ts_processor *p, int32_t part);
 /* Stop restoring task part and close it: the partition is no longer ours. */
 void ts_proc_close_slot(ts_processor *p, int32_t part);
+/* ts_proc_slot.c: the repartition queue, p->rq. rq_ready is its event
+ * callback; rq_forward sends an assigned repartition partition's records
+ * to it. */
+void ts_proc_rq_ready(rd_kafka_t *rk, void *opaque);
+void ts_proc_rq_forward(ts_processor *p, int32_t partition);
+/* Let go of both queues: before rd_kafka_consumer_close. */
+void ts_proc_queues_release(ts_processor *p);
+/* ts_proc_slot.c: with librdkafka before 2.1 (p->nudge), when the loop
+ * has no records left while an input partition has more at the broker,
+ * have the consumer fetch again now rather than within a second. */
+void ts_proc_nudge(ts_processor *p);
 
 #endif

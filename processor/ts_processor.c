@@ -484,6 +484,15 @@ static ts_err ts_proc_dispatch(ts_processor *p, rd_kafka_message_t *m, char *err
     return TS_OK;
 }
 
+/* The next record or event: the repartition queue's first, then the
+ * consumer's (waiting up to timeout_ms). */
+static rd_kafka_message_t *ts_proc_next(ts_processor *p, int timeout_ms)
+{
+    rd_kafka_message_t *m = rd_kafka_consume_queue(p->rq, 0);
+
+    return m ? m : rd_kafka_consumer_poll(p->consumer, timeout_ms);
+}
+
 /* The error the rebalance callback left, if any: into errstr, and cleared. */
 static ts_err ts_proc_rebalance_error(ts_processor *p, char *errstr, size_t errstr_size)
 {
@@ -516,8 +525,10 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         timeout = TS_POLL_MS;
     if (timeout < 0 || ts_restore_active(p->restore) > 0)
         timeout = 0;
+    if (timeout > 0)
+        ts_proc_nudge(p);
     t0 = ts_mono_us();
-    m = rd_kafka_consumer_poll(p->consumer, timeout);
+    m = ts_proc_next(p, timeout);
     t1 = ts_mono_us();
     atomic_fetch_add(&p->m.loop_us[m ? TS_PROC_LOOP_PROCESS : TS_PROC_LOOP_WAIT],
                      (uint64_t)(t1 - t0));
@@ -527,7 +538,7 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         rd_kafka_message_destroy(m);
         if (err || p->rebalance_err || ts_mono_ms() >= p->next_commit_ms)
             break;
-        m = rd_kafka_consumer_poll(p->consumer, 0);
+        m = ts_proc_next(p, 0);
     }
     if (!err)
         err = ts_proc_rebalance_error(p, errstr, errstr_size);
@@ -592,6 +603,7 @@ ts_err ts_processor_run(ts_processor *p, volatile sig_atomic_t *stop, char *errs
     err = ts_proc_commit(p, errstr, errstr_size);
     if (err)
         return err;
+    ts_proc_queues_release(p);
     rd_kafka_consumer_close(p->consumer);
     for (int32_t i = 0; i < p->npart; i++)
         if (p->slots[i].task)
@@ -635,28 +647,37 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
      * new (the repartition topic between two commits, read_committed)
      * parks at the broker this long, and with it every other partition of
      * that broker: 500 ms by default.
+     * fetch.queue.backoff.ms (librdkafka 2.1 and later): how long a
+     * partition whose queue is over those bounds waits before the consumer
+     * looks at it again, 1 s by default: with the queue drained in a small
+     * part of that second, the loop would sit idle for the rest. (2.0
+     * looks again whenever the broker connection wakes up, which the
+     * repartition queue's own fetches see to: ts_proc_rq_forward.)
      */
-    static const char *const consumer_defaults[] = {"partition.assignment.strategy",
-                                                    "range",
-                                                    "auto.offset.reset",
-                                                    "earliest",
-                                                    "session.timeout.ms",
-                                                    "15000",
-                                                    "heartbeat.interval.ms",
-                                                    "3000",
-                                                    "statistics.interval.ms",
-                                                    "15000",
-                                                    "fetch.wait.max.ms",
-                                                    "50",
-                                                    "max.partition.fetch.bytes",
-                                                    "262144",
-                                                    "fetch.max.bytes",
-                                                    "2097152",
-                                                    "queued.min.messages",
-                                                    "20000",
-                                                    "queued.max.messages.kbytes",
-                                                    "16384",
-                                                    NULL};
+    const char *const consumer_defaults[] = {
+        "partition.assignment.strategy",
+        "range",
+        "auto.offset.reset",
+        "earliest",
+        "session.timeout.ms",
+        "15000",
+        "heartbeat.interval.ms",
+        "3000",
+        "statistics.interval.ms",
+        "15000",
+        "fetch.wait.max.ms",
+        "50",
+        "max.partition.fetch.bytes",
+        "262144",
+        "fetch.max.bytes",
+        "2097152",
+        "queued.min.messages",
+        "20000",
+        "queued.max.messages.kbytes",
+        "16384",
+        rd_kafka_version() >= 0x020100ff ? "fetch.queue.backoff.ms" : NULL,
+        "10",
+        NULL};
     rd_kafka_conf_t *cc = NULL;
     ts_processor *p;
     char msg[512] = "out of memory";
@@ -754,6 +775,14 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
     }
     cc = NULL;
     rd_kafka_poll_set_consumer(p->consumer);
+    p->cq = rd_kafka_queue_get_consumer(p->consumer);
+    p->rq = rd_kafka_queue_new(p->consumer);
+    if (!p->cq || !p->rq) {
+        err = ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    rd_kafka_queue_cb_event_enable(p->rq, ts_proc_rq_ready, p);
+    p->nudge = rd_kafka_version() < 0x020100ff;
 
     err = ts_proc_topics(p, errstr, errstr_size);
     if (err)
@@ -810,6 +839,7 @@ void ts_processor_destroy(ts_processor *p)
      * moved), and the rebalance callback then uses the slots, the restorer
      * and the standbys, which must still be alive.
      */
+    ts_proc_queues_release(p);
     if (p->consumer)
         rd_kafka_consumer_close(p->consumer);
     if (p->slots)
