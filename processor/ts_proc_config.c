@@ -77,7 +77,7 @@ const ts_conf_prop ts_proc_config_props[] = {
      0},
     {"rocksdb.block.cache.bytes", TS_CONF_INT, F(rocksdb_block_cache_bytes), "67108864", 0, MAXI,
      NULL, "Block cache shared by all the stores of the instance.", 0},
-    {"rocksdb.write.buffer.bytes", TS_CONF_INT, F(rocksdb_write_buffer_bytes), "16777216", 65536,
+    {"rocksdb.write.buffer.bytes", TS_CONF_INT, F(rocksdb_write_buffer_bytes), "4194304", 65536,
      MAXI, NULL, "Memtable size of each store.", 0},
     TS_CONF_KEY_HTTP_LISTEN(ts_proc_config, http_listen, "127.0.0.1:8080"),
     TS_CONF_KEY_LOG_LEVEL(ts_proc_config, log_level, "info"),

@@ -641,8 +641,10 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
      * operation of a few hundred bytes, while a compressed input record
      * takes about 12 bytes on the wire. With its defaults (1 MiB per
      * partition per fetch, 100,000 messages queued per partition) the
-     * consumer held 130 MB of a 200 MB peak on the 1 M-record benchmark;
-     * 256 KiB per partition and 20,000 queued messages bound it near 35 MB.
+     * consumer held 130 MB of a 200 MB peak on the 1 M-record benchmark.
+     * 128 KiB per partition and 10,000 queued messages keep the loop fed as
+     * well as 1 MiB did (the queue is refilled as soon as it runs low:
+     * fetch.queue.backoff.ms and ts_proc_nudge), with a 64 MiB peak.
      * fetch.wait.max.ms: a fetch that only holds partitions with nothing
      * new (the repartition topic between two commits, read_committed)
      * parks at the broker this long, and with it every other partition of
@@ -650,9 +652,8 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
      * fetch.queue.backoff.ms (librdkafka 2.1 and later): how long a
      * partition whose queue is over those bounds waits before the consumer
      * looks at it again, 1 s by default: with the queue drained in a small
-     * part of that second, the loop would sit idle for the rest. (2.0
-     * looks again whenever the broker connection wakes up, which the
-     * repartition queue's own fetches see to: ts_proc_rq_forward.)
+     * part of that second, the loop would sit idle for the rest (before
+     * 2.1: ts_proc_nudge).
      */
     const char *const consumer_defaults[] = {
         "partition.assignment.strategy",
@@ -668,11 +669,11 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         "fetch.wait.max.ms",
         "50",
         "max.partition.fetch.bytes",
-        "262144",
+        "131072",
         "fetch.max.bytes",
         "2097152",
         "queued.min.messages",
-        "20000",
+        "10000",
         "queued.max.messages.kbytes",
         "16384",
         rd_kafka_version() >= 0x020100ff ? "fetch.queue.backoff.ms" : NULL,
