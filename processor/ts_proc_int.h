@@ -46,6 +46,14 @@
 
 
 /* Sub-topology 0: the state of one input partition. */
+/* The topics the producer writes for every record, by handle. */
+enum {
+    TS_PROC_RKT_REPARTITION,
+    TS_PROC_RKT_CHANGELOG,
+    TS_PROC_RKT_OUTPUT,
+    TS_PROC_RKT__COUNT
+};
+
 typedef struct ts_source {
     int assigned;
     int64_t next;      /* next offset to process, -1: none processed */
@@ -121,10 +129,12 @@ struct ts_processor {
     int32_t npart;
 
     rd_kafka_t *producer;
+    rd_kafka_topic_t *rkt[TS_PROC_RKT__COUNT]; /* the producer's: ts_proc_produce */
     rd_kafka_t *consumer;
     rd_kafka_queue_t *cq; /* the consumer's queue: input records and events */
     rd_kafka_queue_t *rq; /* the repartition topic's records (ts_proc_rq_forward) */
     int nudge;            /* librdkafka before 2.1: ts_proc_nudge */
+    int nudge_committed;  /* a commit since the last repartition nudge */
     int64_t nudged_ms;
     int32_t nudge_next;
     rd_kafka_queue_t *admin_q;

@@ -239,6 +239,10 @@ void ts_proc_task_stats(ts_processor *p, ts_task_stats *before, ts_task *t)
 {
     const ts_task_stats *now = ts_task_get_stats(t);
 
+    /* called for every record: most records close no window */
+    if (now->windows_closed == before->windows_closed &&
+        now->windows_expired == before->windows_expired)
+        return;
     ts_counter_add(p->m.windows_closed, now->windows_closed - before->windows_closed);
     ts_counter_add(p->m.results, now->results - before->results);
     ts_counter_add(p->m.windows_expired, now->windows_expired - before->windows_expired);

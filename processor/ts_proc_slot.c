@@ -89,10 +89,12 @@ void ts_proc_queues_release(ts_processor *p)
  * librdkafka before 2.1 has no fetch.queue.backoff.ms: a partition found
  * over the prefetch bounds is looked at again only when its broker's
  * connection wakes up, which can take a second when every partition of
- * that broker was over them. When the loop is out of records while an
- * input partition has more at the broker, a request to the partition's
- * leader (a watermark query, its answer unused) wakes the connection up.
- * Rotates over the partitions, at most every TS_PROC_NUDGE_MS.
+ * that broker was over them. When the loop is out of records, a request
+ * to a partition's leader (a watermark query, its answer unused) wakes the
+ * connection up: for an input partition that has more at the broker, else,
+ * once after each commit (which made repartitioned records readable), for
+ * every active task's repartition partition. At most every
+ * TS_PROC_NUDGE_MS, rotating over the input partitions.
  */
 #define TS_PROC_NUDGE_MS 5
 
@@ -118,4 +120,12 @@ void ts_proc_nudge(ts_processor *p)
         rd_kafka_query_watermark_offsets(p->consumer, p->cfg->input_topic, i, &low, &high, 1000);
         return;
     }
+    if (!p->nudge_committed)
+        return;
+    p->nudge_committed = 0;
+    p->nudged_ms = now;
+    for (int32_t i = 0; i < p->npart; i++)
+        if (p->slots[i].state == TS_SLOT_ACTIVE)
+            rd_kafka_query_watermark_offsets(p->consumer, p->repartition_topic, i, &low, &high,
+                                             1000);
 }

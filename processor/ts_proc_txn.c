@@ -53,6 +53,26 @@
 
 /* Produce one record into the open transaction; on failure errstr says
  * which topic and why. */
+/*
+ * The producer's handle of one of the topics written for every record
+ * (repartition, changelog, output), made once per producer: producing by
+ * name looks the topic up under the client's lock every time. NULL for
+ * other topics (the dead-letter topic), which go by name.
+ */
+static rd_kafka_topic_t *ts_proc_rkt(ts_processor *p, const char *topic)
+{
+    const char *const known[TS_PROC_RKT__COUNT] = {p->repartition_topic, p->changelog_topic,
+                                                   p->cfg->output_topic};
+
+    for (int i = 0; i < TS_PROC_RKT__COUNT; i++)
+        if (topic == known[i]) {
+            if (!p->rkt[i])
+                p->rkt[i] = rd_kafka_topic_new(p->producer, topic, NULL);
+            return p->rkt[i];
+        }
+    return NULL;
+}
+
 ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition, const void *key,
                        size_t klen, const void *val, size_t vlen, int64_t ts, void *opaque,
                        rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size)
@@ -60,10 +80,17 @@ ts_err ts_proc_produce(ts_processor *p, const char *topic, int32_t partition, co
     /* librdkafka takes the headers only when producev succeeds: one copy
      * serves every QUEUE_FULL retry and is ours to free if none succeeds */
     rd_kafka_headers_t *own = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
+    rd_kafka_topic_t *rkt = ts_proc_rkt(p, topic);
     rd_kafka_resp_err_t err;
 
     for (int tries = 0;; tries++) {
-        if (own)
+        if (rkt && !own)
+            err =
+                rd_kafka_producev(p->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                                  RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                                  RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(opaque),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        else if (own)
             err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(topic),
                                     RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, klen),
                                     RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_TIMESTAMP(ts),
@@ -203,6 +230,11 @@ ts_err ts_proc_producer_new(ts_processor *p, char *errstr, size_t errstr_size)
 
 void ts_proc_producer_destroy(ts_processor *p)
 {
+    for (int i = 0; i < TS_PROC_RKT__COUNT; i++) {
+        if (p->rkt[i])
+            rd_kafka_topic_destroy(p->rkt[i]);
+        p->rkt[i] = NULL;
+    }
     if (p->admin_q)
         rd_kafka_queue_destroy(p->admin_q);
     p->admin_q = NULL;
@@ -424,6 +456,7 @@ ts_err ts_proc_commit(ts_processor *p, char *errstr, size_t errstr_size)
     if (e)
         return ts_proc_txn_failed(p, e, "committing the transaction", errstr, errstr_size);
     p->txn_open = 0;
+    p->nudge_committed = 1;
     rd_kafka_poll(p->producer, 0); /* delivery reports: the changelog offsets */
     ts_counter_add(p->m.txn_committed, 1);
     for (int32_t i = 0; i < p->npart; i++) {
