@@ -42,7 +42,8 @@ records=$((keys + keys / 10))
 
 # The processor's own restore lines of the two restarts (runs 2 and 3).
 restores() {
-  sed -n 's/.*"msg":"task \(1_[0-9]*\) restored","records":\([0-9]*\),"elapsed_ms":\([0-9]*\).*/\1 \2 \3/p' "$1"
+  grep '"msg":"task 1_[0-9]* restored"' "$1" |
+    sed 's/.*"msg":"task \(1_[0-9]*\) restored".*"records":\([0-9]*\),.*"elapsed_ms":\([0-9]*\).*/\1 \2 \3/'
 }
 first_restoring() {
   grep '"msg":"restoring task' "$1" | grep '"kind"' | head -1 | sed 's/.*"time":"\([^"]*\)".*/\1/'
