@@ -62,10 +62,10 @@
 static rd_kafka_topic_t *ts_proc_rkt(ts_processor *p, const char *topic)
 {
     const char *const known[TS_PROC_RKT__COUNT] = {p->repartition_topic, p->changelog_topic,
-                                                   p->cfg->output_topic};
+                                                   p->cfg ? p->cfg->output_topic : NULL};
 
     for (int i = 0; i < TS_PROC_RKT__COUNT; i++)
-        if (topic == known[i]) {
+        if (known[i] && topic == known[i]) {
             if (!p->rkt[i])
                 p->rkt[i] = rd_kafka_topic_new(p->producer, topic, NULL);
             return p->rkt[i];
