@@ -73,6 +73,8 @@ for run in 2 3; do
   # the process's CPU (all threads) from a task's restore start to its end;
   # the tasks restore together, so the largest is the whole restore's
   cpu=$(sed -n 's/.*"msg":"task 1_[0-9]* restored".*"process_cpu_ms":\([0-9]*\).*/\1/p' "$log" | sort -n | tail -1)
+  rss=$(sed -n 's/.*"msg":"task 1_[0-9]* restored".*"process_peak_rss_mib":\([0-9]*\).*/\1/p' "$log" | sort -n | tail -1)
+  [[ -n $rss ]] && printf '  %-34s processor peak RSS at the end of the restore: %d MiB\n' "$what" "$rss"
   if [[ -n $cpu && $total -gt 0 ]]; then
     printf '  %-34s processor CPU over the restore: %d ms (%d ms per million records)\n' "$what" "$cpu" \
       $((cpu * 1000000 / total))

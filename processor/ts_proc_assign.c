@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static ts_err ts_proc_task_dir(ts_processor *p, int32_t part, char *buf, size_t size)
 {
@@ -323,6 +324,11 @@ static ts_err ts_proc_restored(ts_processor *p, const ts_restore_done *d, char *
     ts_log_int(ev, "bad_records", (int64_t)d->bad);
     ts_log_int(ev, "elapsed_ms", d->elapsed_ms);
     ts_log_int(ev, "process_cpu_ms", d->process_cpu_ms);
+    {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+            ts_log_int(ev, "process_peak_rss_mib", (int64_t)ru.ru_maxrss / 1024);
+    }
     ts_log_dbl(ev, "records_per_second",
                d->elapsed_ms > 0 ? (double)d->records * 1000.0 / (double)d->elapsed_ms : 0);
     ts_log_int(ev, "stream_time", st);

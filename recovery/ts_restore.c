@@ -67,24 +67,37 @@ ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *to
 {
     /* defaults: large fetches, a restore is bulk reading, and a short fetch
      * wait, because a tail replay that has only a commit marker left to read
-     * learns that it reached the end from an empty fetch; forced: whatever
-     * the passthrough said, a restore must never see aborted data and must
-     * never commit offsets of its own */
-    static const char *const defaults[] = {"client.id",
-                                           "tagstream-restore",
-                                           "group.id",
-                                           "tagstream-restore",
-                                           "enable.auto.offset.store",
-                                           "false",
-                                           "queued.max.messages.kbytes",
-                                           "32768",
-                                           "max.partition.fetch.bytes",
-                                           "16777216",
-                                           "fetch.max.bytes",
-                                           "67108864",
-                                           "fetch.wait.max.ms",
-                                           "20",
-                                           NULL};
+     * learns that it reached the end from an empty fetch. No bound on the
+     * number of queued messages, only on their bytes: librdkafka counts
+     * every partition's prefetch in the one queue they share, so with its
+     * default of 100,000 messages one large fetch stopped the fetching of
+     * all partitions until the broker connection woke up (up to a second
+     * with librdkafka 2.0; after fetch.queue.backoff.ms with 2.1 and later,
+     * here 10 ms). 1 M keys: 376,000-834,000 records/s with that bound (4
+     * runs, one stalled for a second), 690,000-1,130,000 without it (6
+     * runs), at the same peak RSS (docs/PERFORMANCE.md, "Restore").
+     * forced: whatever the passthrough said, a restore must never see
+     * aborted data and must never commit offsets of its own */
+    const char *const defaults[] = {"client.id",
+                                    "tagstream-restore",
+                                    "group.id",
+                                    "tagstream-restore",
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "queued.max.messages.kbytes",
+                                    "32768",
+                                    "max.partition.fetch.bytes",
+                                    "16777216",
+                                    "fetch.max.bytes",
+                                    "67108864",
+                                    "fetch.wait.max.ms",
+                                    "20",
+                                    "queued.min.messages",
+                                    "10000000",
+                                    rd_kafka_version() >= 0x020100ff ? "fetch.queue.backoff.ms"
+                                                                     : NULL,
+                                    "10",
+                                    NULL};
     static const char *const forced[] = {"isolation.level",
                                          "read_committed",
                                          "enable.auto.commit",
