@@ -97,6 +97,10 @@ void ts_proc_queues_release(ts_processor *p)
  * TS_PROC_NUDGE_MS, rotating over the input partitions.
  */
 #define TS_PROC_NUDGE_MS 5
+/* The request is what wakes the connection, not its answer: waited for
+ * only this long, so that a broker that does not answer holds the loop
+ * back little. */
+#define TS_PROC_NUDGE_WAIT_MS 100
 
 void ts_proc_nudge(ts_processor *p)
 {
@@ -117,7 +121,8 @@ void ts_proc_nudge(ts_processor *p)
             continue;
         p->nudged_ms = now;
         p->nudge_next = i + 1;
-        rd_kafka_query_watermark_offsets(p->consumer, p->cfg->input_topic, i, &low, &high, 1000);
+        rd_kafka_query_watermark_offsets(p->consumer, p->cfg->input_topic, i, &low, &high,
+                                         TS_PROC_NUDGE_WAIT_MS);
         return;
     }
     if (!p->nudge_committed)
@@ -127,5 +132,5 @@ void ts_proc_nudge(ts_processor *p)
     for (int32_t i = 0; i < p->npart; i++)
         if (p->slots[i].state == TS_SLOT_ACTIVE)
             rd_kafka_query_watermark_offsets(p->consumer, p->repartition_topic, i, &low, &high,
-                                             1000);
+                                             TS_PROC_NUDGE_WAIT_MS);
 }
