@@ -294,6 +294,11 @@ void ts_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const cha
     ts_log_end(ev);
 }
 
+int ts_kafka_has_fetch_queue_backoff(void)
+{
+    return rd_kafka_version() >= 0x020100ff;
+}
+
 ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,
                          size_t errstr_size)
 {

@@ -42,6 +42,15 @@ rd_kafka_conf_t *ts_kafka_conf_new(const ts_conf *conf, const char *bootstrap,
 rd_kafka_t *ts_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, char *errstr,
                          size_t errstr_size);
 
+/*
+ * 1 if this librdkafka has fetch.queue.backoff.ms (2.1 and later): how long
+ * a partition whose prefetch queue is over queued.min.messages or
+ * queued.max.messages.kbytes waits before the consumer looks at it again
+ * (1 s by default). Before 2.1 it is looked at again only when its
+ * broker's connection wakes up (see ts_proc_nudge).
+ */
+int ts_kafka_has_fetch_queue_backoff(void);
+
 /* Set one property, message names the key. */
 ts_err ts_kafka_conf_set(rd_kafka_conf_t *kc, const char *key, const char *value, char *errstr,
                          size_t errstr_size);

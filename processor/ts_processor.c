@@ -489,7 +489,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         "10000",
         "queued.max.messages.kbytes",
         "16384",
-        rd_kafka_version() >= 0x020100ff ? "fetch.queue.backoff.ms" : NULL,
+        ts_kafka_has_fetch_queue_backoff() ? "fetch.queue.backoff.ms" : NULL,
         "10",
         NULL};
     rd_kafka_conf_t *cc = NULL;
@@ -596,7 +596,7 @@ ts_err ts_processor_new(const ts_proc_config *cfg, const ts_conf *conf, ts_metri
         goto fail;
     }
     rd_kafka_queue_cb_event_enable(p->rq, ts_proc_rq_ready, p);
-    p->nudge = rd_kafka_version() < 0x020100ff;
+    p->nudge = !ts_kafka_has_fetch_queue_backoff();
 
     err = ts_proc_topics(p, errstr, errstr_size);
     if (err)

@@ -94,8 +94,8 @@ ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *to
                                     "20",
                                     "queued.min.messages",
                                     "10000000",
-                                    rd_kafka_version() >= 0x020100ff ? "fetch.queue.backoff.ms"
-                                                                     : NULL,
+                                    ts_kafka_has_fetch_queue_backoff() ? "fetch.queue.backoff.ms"
+                                                                       : NULL,
                                     "10",
                                     NULL};
     static const char *const forced[] = {"isolation.level",
