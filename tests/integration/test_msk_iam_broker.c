@@ -41,23 +41,18 @@ static const char *const tags[NTAGS] = {"Kafka", "msk", "IamAuth", "fargate", "S
 #define ADMIN_KEY      "AKIATSTLONGTERM00001"
 #define ADMIN_SEC      "l0ngTermS3cretKeyForTheLocalIamListener01"
 
+/* A file of the cluster: its path for the CA certificate, else its line
+ * (bootstrap-IAM is there only when the cluster has an IAM listener). */
 static void cluster_file(const char *name, char *out, size_t size)
 {
     const char *dir = getenv("TAGSTREAM_KAFKA_DIR");
-    char path[512];
-    FILE *fp;
 
     cr_assert_not_null(dir, "TAGSTREAM_KAFKA_DIR is not set");
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (!strcmp(name, "tls/ca.crt")) {
-        snprintf(out, size, "%s", path);
+        snprintf(out, size, "%s/%s", dir, name);
         return;
     }
-    fp = fopen(path, "r");
-    cr_assert_not_null(fp, "no %s: the cluster has no IAM listener", path);
-    cr_assert_not_null(fgets(out, (int)size, fp));
-    out[strcspn(out, "\n")] = '\0';
-    fclose(fp);
+    tk_cluster_line(name, out, size);
 }
 
 /* Sign-ins the broker accepted (its log) whose line contains `what`. */

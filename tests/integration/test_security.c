@@ -125,20 +125,6 @@ static void client_args(args *a, const char *file, const char *bs_flag, const ch
         }
 }
 
-/* The cluster file holding one line (a listener's bootstrap servers). */
-static void cluster_file(const char *name, char *out, size_t size)
-{
-    char path[1024];
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", kafka_dir(), name);
-    fp = fopen(path, "r");
-    cr_assert_not_null(fp, "no %s", path);
-    cr_assert_not_null(fgets(out, (int)size, fp));
-    out[strcspn(out, "\n")] = '\0';
-    fclose(fp);
-}
-
 /* infra/local/kafka grant ... (the ACLs of infra/acls.txt). */
 static void grant(const char *what)
 {
@@ -424,7 +410,7 @@ Test(security, wrong_host_name, .timeout = 200)
     tk_proc p;
     int st;
 
-    cluster_file("bootstrap-WRONGNAME", bs, sizeof(bs));
+    tk_cluster_line("bootstrap-WRONGNAME", bs, sizeof(bs));
     tk_create_topic(in, 1, 1, NULL);
     snprintf(grants, sizeof(grants), "producer User:producer topic=%s", in);
     grant(grants);

@@ -7,13 +7,25 @@
 #include <time.h>
 #include <unistd.h>
 
+void tk_cluster_line(const char *name, char *out, size_t size)
+{
+    const char *dir = getenv("TAGSTREAM_KAFKA_DIR");
+    char path[1024];
+    FILE *fp;
+
+    cr_assert_not_null(dir, "set TAGSTREAM_KAFKA_DIR (or TAGSTREAM_TEST_BOOTSTRAP)");
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "r");
+    cr_assert_not_null(fp, "no %s (a running test cluster with that listener?)", path);
+    cr_assert_not_null(fgets(out, (int)size, fp));
+    fclose(fp);
+    out[strcspn(out, "\r\n")] = '\0';
+}
+
 const char *tk_bootstrap(void)
 {
     static char bs[1024];
     const char *env = getenv("TAGSTREAM_TEST_BOOTSTRAP");
-    const char *dir = getenv("TAGSTREAM_KAFKA_DIR");
-    char path[1024];
-    FILE *fp;
 
     if (bs[0])
         return bs;
@@ -21,13 +33,7 @@ const char *tk_bootstrap(void)
         snprintf(bs, sizeof(bs), "%s", env);
         return bs;
     }
-    cr_assert_not_null(dir, "set TAGSTREAM_KAFKA_DIR or TAGSTREAM_TEST_BOOTSTRAP");
-    snprintf(path, sizeof(path), "%s/bootstrap", dir);
-    fp = fopen(path, "r");
-    cr_assert_not_null(fp, "no running test cluster (%s)", path);
-    cr_assert_not_null(fgets(bs, sizeof(bs), fp));
-    fclose(fp);
-    bs[strcspn(bs, "\r\n")] = '\0';
+    tk_cluster_line("bootstrap", bs, sizeof(bs));
     return bs;
 }
 

@@ -33,6 +33,11 @@ typedef struct tk_records {
 /* Bootstrap servers of the test cluster (static storage). */
 const char *tk_bootstrap(void);
 
+/* The first line of file `name` of the test cluster's directory
+ * (TAGSTREAM_KAFKA_DIR), without its line end: a listener's bootstrap
+ * servers, for example. Fails the test when there is no such file. */
+void tk_cluster_line(const char *name, char *out, size_t size);
+
 /* A topic name unique to this process and call: "<prefix>-<pid>-<n>". */
 char *tk_unique(const char *prefix);
 
