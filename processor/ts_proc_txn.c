@@ -9,7 +9,10 @@
  *      in it already);
  *   2. send_offsets_to_transaction: the next input and repartition offsets,
  *      the latter with the task's stream time in their metadata, and the
- *      consumer's group metadata;
+ *      consumer's group metadata. It runs on a thread of its own while the
+ *      loop does step 1 (the offsets are known before the flush, and the
+ *      call is two round trips to the coordinators that the flush's
+ *      produce calls need not wait for); both end before step 3;
  *   3. commit_transaction;
  *   4. only then each task writes its changed keys to RocksDB, with the
  *      changelog offset (from the delivery reports), input offset and stream
@@ -28,7 +31,9 @@
  *   - TS_ERR_FENCED means the producer is of no further use: the loop calls
  *     ts_proc_recover, which replaces it and rejoins the group.
  *
- * Thread: the loop's (the delivery reports come from rd_kafka_poll on it).
+ * Thread: the loop's (the delivery reports come from rd_kafka_poll on it),
+ * and for the length of one flush a thread sending the offsets
+ * (ts_proc_offsets_job), which touches nothing but its job.
  */
 #include "ts_proc_txn_int.h"
 #include "ts_proc_int.h"
@@ -39,6 +44,7 @@
 #include "ts_task.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,10 +416,63 @@ static void ts_proc_add_offsets(ts_processor *p, rd_kafka_topic_partition_list_t
     }
 }
 
-ts_err ts_proc_commit(ts_processor *p, char *errstr, size_t errstr_size)
-{
+/* send_offsets_to_transaction, with its retries, on a thread of its own
+ * (ts_proc_commit): the job holds all it reads and writes. */
+typedef struct ts_proc_offsets_job {
+    rd_kafka_t *producer;
     rd_kafka_topic_partition_list_t *offsets;
     rd_kafka_consumer_group_metadata_t *gm;
+    rd_kafka_error_t *e; /* the outcome: NULL on success */
+} ts_proc_offsets_job;
+
+static void *ts_proc_send_offsets(void *arg)
+{
+    ts_proc_offsets_job *job = arg;
+
+    for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
+        job->e = rd_kafka_send_offsets_to_transaction(job->producer, job->offsets, job->gm,
+                                                      TS_TXN_TIMEOUT_MS);
+        if (!job->e || !rd_kafka_error_is_retriable(job->e))
+            break;
+        rd_kafka_error_destroy(job->e);
+        job->e = NULL;
+    }
+    return NULL;
+}
+
+/* Steps 1 and 2 of the commit, side by side: *flush_err (with why in msg)
+ * if a task could not flush, the offsets' outcome in the return value. */
+static rd_kafka_error_t *ts_proc_flush_and_send_offsets(ts_processor *p, ts_err *flush_err,
+                                                        char *msg, size_t msg_size)
+{
+    ts_proc_offsets_job job = {.producer = p->producer};
+    pthread_t th;
+    int threaded = 0;
+
+    *flush_err = TS_OK;
+    job.offsets = rd_kafka_topic_partition_list_new(2 * p->npart);
+    ts_proc_add_offsets(p, job.offsets);
+    if (job.offsets->cnt > 0) {
+        job.gm = rd_kafka_consumer_group_metadata(p->consumer);
+        threaded = pthread_create(&th, NULL, ts_proc_send_offsets, &job) == 0;
+    }
+    for (int32_t i = 0; i < p->npart && !*flush_err; i++) {
+        ts_slot *s = &p->slots[i];
+        if (s->state == TS_SLOT_ACTIVE && ts_task_dirty(s->task))
+            *flush_err = ts_task_flush(s->task, msg, msg_size);
+    }
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (job.offsets->cnt > 0 && !*flush_err) /* no thread to be had: in turn */
+        ts_proc_send_offsets(&job);
+    if (job.gm)
+        rd_kafka_consumer_group_metadata_destroy(job.gm);
+    rd_kafka_topic_partition_list_destroy(job.offsets);
+    return job.e;
+}
+
+ts_err ts_proc_commit(ts_processor *p, char *errstr, size_t errstr_size)
+{
     rd_kafka_error_t *e = NULL;
     int64_t t0 = ts_mono_ms();
     char msg[512];
@@ -422,28 +481,12 @@ ts_err ts_proc_commit(ts_processor *p, char *errstr, size_t errstr_size)
     ts_proc_commit_schedule(p);
     if (!p->txn_open)
         return TS_OK;
-    for (int32_t i = 0; i < p->npart; i++) {
-        ts_slot *s = &p->slots[i];
-        if (s->state != TS_SLOT_ACTIVE || !ts_task_dirty(s->task))
-            continue;
-        err = ts_task_flush(s->task, msg, sizeof(msg));
-        if (err)
-            return ts_proc_abort(p, msg, errstr, errstr_size);
-    }
-    offsets = rd_kafka_topic_partition_list_new(2 * p->npart);
-    ts_proc_add_offsets(p, offsets);
-    if (offsets->cnt > 0) {
-        gm = rd_kafka_consumer_group_metadata(p->consumer);
-        for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
-            e = rd_kafka_send_offsets_to_transaction(p->producer, offsets, gm, TS_TXN_TIMEOUT_MS);
-            if (!e || !rd_kafka_error_is_retriable(e))
-                break;
+    e = ts_proc_flush_and_send_offsets(p, &err, msg, sizeof(msg));
+    if (err) {
+        if (e)
             rd_kafka_error_destroy(e);
-            e = NULL;
-        }
-        rd_kafka_consumer_group_metadata_destroy(gm);
+        return ts_proc_abort(p, msg, errstr, errstr_size);
     }
-    rd_kafka_topic_partition_list_destroy(offsets);
     if (e)
         return ts_proc_txn_failed(p, e, "sending offsets to the transaction", errstr, errstr_size);
     for (int tries = 0; tries < TS_TXN_RETRIES; tries++) {
