@@ -192,6 +192,9 @@ static ts_err ts_proc_plan_restore(ts_processor *p, int32_t part, char *errstr, 
     err = ts_restore_watermarks(p->restore, part, 5000, &low, &end, errstr, errstr_size);
     if (err)
         return err;
+    /* the store as of every commit it was handed (one that failed is
+     * replayed from the changelog like any other missing tail) */
+    ts_task_sync(s->task, NULL, 0);
     err = ts_store_read_meta(ts_task_store(s->task), &meta, errstr, errstr_size);
     if (err)
         why = "its metadata does not decode";

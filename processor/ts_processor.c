@@ -359,8 +359,9 @@ static ts_err ts_proc_turn(ts_processor *p, char *errstr, size_t errstr_size)
         err = ts_proc_denied_error(p, errstr, errstr_size); /* a delivery report or a purge */
     if (!err)
         err = ts_proc_idle_step(p, errstr, errstr_size);
-    if (err == TS_ERR_KAFKA && p->txn_open) {
-        /* a produce failed (queue stuck, topic gone): abort, go on */
+    if ((err == TS_ERR_KAFKA || err == TS_ERR_ABORTABLE) && p->txn_open) {
+        /* a produce failed (queue stuck, topic gone), or a task's store
+         * missed a commit (the abort loads it again): abort, go on */
         snprintf(why, sizeof(why), "%s", errstr);
         err = ts_proc_abort(p, why, errstr, errstr_size);
     }

@@ -5,6 +5,7 @@
 #include "ts_window.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,38 @@ typedef struct ts_emit_item {
     int64_t max_ts;
 } ts_emit_item;
 
+/*
+ * The store write of a commit runs on the task's writer thread while the
+ * loop goes on with the next transaction. The write reads `batch`; the
+ * committed entries it holds stay readable in `prev` until it is done, so
+ * a lookup finds them there, and whatever iterates the store waits for it
+ * first (ts_task_wait_write). A failed write is reported once, by the next
+ * call that needs the store (write_err): the task must then be aborted
+ * or loaded again; its store lacks a commit that the changelog has.
+ */
+typedef struct ts_task_writer {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started; /* th runs; mu and cv are initialized */
+    int pending; /* batch is submitted and not written yet */
+    int quit;
+    ts_err err; /* the last write's outcome */
+    char errstr[256];
+} ts_task_writer;
+
 struct ts_task {
     ts_task_config cfg;
     int32_t partition;
     char id[32];
     ts_store *store;
     ts_cache *cache;
+    ts_cache *prev; /* the last commit's entries, while its store write runs */
+    int prev_live;
     ts_store_batch *batch;
+    ts_task_writer w;
+    ts_err write_err; /* a failed store write, not reported yet */
+    char write_errstr[256];
     ts_task_sink sink;
 
     /* the open transaction */
@@ -36,6 +62,9 @@ struct ts_task {
     int64_t expire_before; /* windows starting before this are deleted */
     int64_t next_offset;
     int dirty;
+    /* No window the store holds (or is being handed) starts after this:
+     * a key of a later window is not looked up. INT64_MAX until loaded. */
+    int64_t store_max_window;
 
     /* what Kafka has committed (and RocksDB reflects) */
     int64_t committed_st;
@@ -69,9 +98,10 @@ ts_err ts_task_open(const ts_task_config *cfg, const char *dir, int32_t partitio
     snprintf(t->id, sizeof(t->id), "1_%" PRId32, partition);
     t->sink = *sink;
     t->cache = ts_cache_new();
+    t->prev = ts_cache_new();
     t->batch = ts_store_batch_new();
     ts_buf_init(&t->tags, 0);
-    if (!t->cache || !t->batch) {
+    if (!t->cache || !t->prev || !t->batch) {
         ts_task_close(t);
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     }
@@ -85,16 +115,119 @@ ts_err ts_task_open(const ts_task_config *cfg, const char *dir, int32_t partitio
     t->expire_before = t->committed_expire_before = INT64_MIN;
     t->next_offset = t->committed_offset = -1;
     t->changelog_offset = -1;
+    t->store_max_window = INT64_MAX;
     *out = t;
     return TS_OK;
+}
+
+/* ---- the writer thread ---- */
+
+static void *ts_task_writer_main(void *arg)
+{
+    ts_task *t = arg;
+    char why[256];
+
+    pthread_mutex_lock(&t->w.mu);
+    for (;;) {
+        ts_err err;
+        while (!t->w.pending && !t->w.quit)
+            pthread_cond_wait(&t->w.cv, &t->w.mu);
+        if (!t->w.pending)
+            break;
+        pthread_mutex_unlock(&t->w.mu);
+        why[0] = '\0';
+        err = ts_store_write(t->store, t->batch, 0, why, sizeof(why));
+        pthread_mutex_lock(&t->w.mu);
+        t->w.err = err;
+        snprintf(t->w.errstr, sizeof(t->w.errstr), "%s", why);
+        t->w.pending = 0;
+        pthread_cond_broadcast(&t->w.cv);
+    }
+    pthread_mutex_unlock(&t->w.mu);
+    return NULL;
+}
+
+/* Hand the batch to the writer thread (started on first use); 0 if there
+ * is no thread to be had, and the caller writes it itself. */
+static int ts_task_writer_submit(ts_task *t)
+{
+    if (!t->w.started) {
+        if (pthread_mutex_init(&t->w.mu, NULL))
+            return 0;
+        if (pthread_cond_init(&t->w.cv, NULL)) {
+            pthread_mutex_destroy(&t->w.mu);
+            return 0;
+        }
+        if (pthread_create(&t->w.th, NULL, ts_task_writer_main, t)) {
+            pthread_cond_destroy(&t->w.cv);
+            pthread_mutex_destroy(&t->w.mu);
+            return 0;
+        }
+        t->w.started = 1;
+    }
+    pthread_mutex_lock(&t->w.mu);
+    t->w.pending = 1;
+    pthread_cond_signal(&t->w.cv);
+    pthread_mutex_unlock(&t->w.mu);
+    return 1;
+}
+
+/* Wait for the store write in flight, if any. Written: the entries it held
+ * are in the store and leave prev. Failed: they stay (lookups still need
+ * them) and write_err says so. Returns write_err. */
+static ts_err ts_task_wait_write(ts_task *t, char *errstr, size_t errstr_size)
+{
+    if (t->w.started) {
+        pthread_mutex_lock(&t->w.mu);
+        while (t->w.pending)
+            pthread_cond_wait(&t->w.cv, &t->w.mu);
+        if (t->w.err && !t->write_err) {
+            t->write_err = t->w.err;
+            snprintf(t->write_errstr, sizeof(t->write_errstr), "%s", t->w.errstr);
+        }
+        t->w.err = TS_OK;
+        pthread_mutex_unlock(&t->w.mu);
+    }
+    if (t->write_err)
+        return ts_seterr(TS_ERR_ABORTABLE, errstr, errstr_size,
+                         "task %s: the store write of a commit failed: %s", t->id, t->write_errstr);
+    if (t->prev_live) {
+        ts_cache_clear(t->prev);
+        t->prev_live = 0;
+    }
+    return TS_OK;
+}
+
+/* The failed write is reported: forget it and what it held (the task is
+ * loaded again from its store and changelog). */
+static void ts_task_forget_write(ts_task *t)
+{
+    t->write_err = TS_OK;
+    ts_cache_clear(t->prev);
+    t->prev_live = 0;
+}
+
+ts_err ts_task_sync(ts_task *t, char *errstr, size_t errstr_size)
+{
+    return ts_task_wait_write(t, errstr, errstr_size);
 }
 
 void ts_task_close(ts_task *t)
 {
     if (!t)
         return;
+    if (t->w.started) {
+        pthread_mutex_lock(&t->w.mu);
+        t->w.quit = 1;
+        pthread_cond_signal(&t->w.cv);
+        pthread_mutex_unlock(&t->w.mu);
+        pthread_join(t->w.th, NULL); /* it finishes the write in flight first */
+        pthread_cond_destroy(&t->w.cv);
+        pthread_mutex_destroy(&t->w.mu);
+    }
     ts_store_close(t->store);
     ts_cache_destroy(t->cache);
+    ts_cache_destroy(t->prev);
     ts_store_batch_destroy(t->batch);
     ts_buf_free(&t->tags);
     free(t->items);
@@ -163,6 +296,9 @@ static ts_err ts_task_first_window_after(ts_task *t, int64_t after, int64_t *sta
     *start = TS_NONE;
     if (after == INT64_MAX)
         return TS_OK;
+    err = ts_task_wait_write(t, errstr, errstr_size);
+    if (err)
+        return err;
     it = ts_store_iter_new(t->store);
     if (!it)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -234,12 +370,40 @@ static ts_err ts_task_rebuild(ts_task *t, char *errstr, size_t errstr_size)
     return TS_OK;
 }
 
+/* store_max_window from the store's last window key. */
+static ts_err ts_task_find_store_max(ts_task *t, char *errstr, size_t errstr_size)
+{
+    ts_store_iter *it = ts_store_iter_new(t->store);
+    ts_err err = TS_OK;
+
+    if (!it)
+        return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    t->store_max_window = INT64_MIN;
+    ts_store_iter_seek_last(it);
+    if (ts_store_iter_valid(it)) {
+        const char *tag;
+        size_t len;
+        int64_t c, m;
+        err = ts_store_iter_entry(it, &t->store_max_window, &tag, &len, &c, &m);
+        if (err) {
+            t->store_max_window = INT64_MAX;
+            ts_seterr(err, errstr, errstr_size, "task %s: undecodable entry in store", t->id);
+        }
+    } else {
+        err = ts_store_iter_status(it, errstr, errstr_size);
+    }
+    ts_store_iter_destroy(it);
+    return err;
+}
+
 ts_err ts_task_load(ts_task *t, int64_t stream_time, int64_t input_offset, int64_t changelog_offset,
                     char *errstr, size_t errstr_size)
 {
     ts_store_meta m;
     ts_err err;
 
+    ts_task_wait_write(t, NULL, 0);
+    ts_task_forget_write(t);
     ts_cache_clear(t->cache);
     t->stream_time = t->emitted_st = t->committed_st = stream_time;
     t->next_offset = t->committed_offset = input_offset;
@@ -257,6 +421,8 @@ ts_err ts_task_load(ts_task *t, int64_t stream_time, int64_t input_offset, int64
     ts_store_batch_meta(t->batch, &m);
     err = ts_store_write(t->store, t->batch, 0, errstr, errstr_size);
     ts_store_batch_clear(t->batch);
+    if (!err)
+        err = ts_task_find_store_max(t, errstr, errstr_size);
     if (err)
         return err;
     return ts_task_rebuild(t, errstr, errstr_size);
@@ -294,7 +460,7 @@ static ts_err ts_task_sink_error(const ts_task *t, ts_err err, const char *what,
 
 static ts_err ts_task_emit_window(ts_task *t, int64_t w, char *errstr, size_t errstr_size)
 {
-    ts_store_iter *it = ts_store_iter_new(t->store);
+    ts_store_iter *it;
     ts_cache_entry *e;
     ts_emit_item *item;
     size_t n = 0, pos = 0;
@@ -302,6 +468,10 @@ static ts_err ts_task_emit_window(ts_task *t, int64_t w, char *errstr, size_t er
     ts_err err = TS_OK;
     char why[256] = "";
 
+    err = ts_task_wait_write(t, errstr, errstr_size);
+    if (err)
+        return err;
+    it = ts_store_iter_new(t->store);
     if (!it)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
     ts_buf_reset(&t->tags);
@@ -407,6 +577,9 @@ static ts_err ts_task_expire_windows(ts_task *t, char *errstr, size_t errstr_siz
 
     if (hi == INT64_MIN)
         return TS_OK;
+    err = ts_task_wait_write(t, errstr, errstr_size);
+    if (err)
+        return err;
     it = ts_store_iter_new(t->store);
     if (!it)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -482,14 +655,24 @@ ts_err ts_task_process(ts_task *t, const char *tag, size_t tag_len, int64_t ts, 
         *result = TS_TASK_LATE;
         goto advance;
     }
+    if (t->write_err)
+        return ts_task_wait_write(t, errstr, errstr_size);
     e = ts_cache_find(t->cache, w, tag, tag_len);
     if (!e) {
         int64_t count = 0, max_ts = INT64_MIN;
         int found = 0;
-        err = ts_store_get(t->store, w, tag, tag_len, &count, &max_ts, &found, errstr, errstr_size);
-        if (err)
-            return err;
-        t->stats.store_reads++;
+        const ts_cache_entry *pe = t->prev_live ? ts_cache_find(t->prev, w, tag, tag_len) : NULL;
+        if (pe) { /* committed, its store write still running */
+            count = pe->count;
+            max_ts = pe->max_ts;
+            found = 1;
+        } else if (w <= t->store_max_window) {
+            err = ts_store_get(t->store, w, tag, tag_len, &count, &max_ts, &found, errstr,
+                               errstr_size);
+            if (err)
+                return err;
+            t->stats.store_reads++;
+        }
         e = ts_cache_add(t->cache, w, tag, tag_len);
         if (!e)
             return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -546,6 +729,8 @@ ts_err ts_task_flush(ts_task *t, char *errstr, size_t errstr_size)
     size_t pos = 0;
     ts_err err;
 
+    if (t->write_err)
+        return ts_task_wait_write(t, errstr, errstr_size);
     while ((e = ts_cache_next(t->cache, &pos))) {
         size_t klen = ts_key_window_len(e->tag_len);
         if (!e->dirty || e->window_start < t->expire_before)
@@ -579,10 +764,20 @@ static int ts_task_entry_cmp(const void *a, const void *b)
 ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_t errstr_size)
 {
     ts_cache_entry *e;
+    ts_cache *spare;
     ts_store_meta m;
     size_t pos = 0, n = 0;
     ts_err err;
 
+    err = ts_task_wait_write(t, errstr, errstr_size);
+    if (err) {
+        /* The store missed an earlier commit: writing this one on top
+         * would make it claim what it lacks. The caller loads the task
+         * again from the changelog. */
+        ts_task_forget_write(t);
+        ts_cache_clear(t->cache);
+        goto done;
+    }
     ts_store_batch_clear(t->batch);
     if (t->expire_before > t->committed_expire_before)
         ts_store_batch_delete_windows_before(t->batch, t->expire_before);
@@ -592,6 +787,8 @@ ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_
         ts_cache_entry **grown;
         if (!e->dirty || e->window_start < t->expire_before)
             continue;
+        if (e->window_start > t->store_max_window)
+            t->store_max_window = e->window_start;
         grown = ts_grow(t->sorted, n, &t->sorted_cap, sizeof(*t->sorted), 256);
         if (!grown) { /* unsorted then: slower, as correct */
             ts_store_batch_put(t->batch, e->window_start, e->tag, e->tag_len, e->count, e->max_ts);
@@ -616,9 +813,18 @@ ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_
     m.input_offset = t->next_offset;
     m.stream_time = t->stream_time;
     ts_store_batch_meta(t->batch, &m);
-    err = ts_store_write(t->store, t->batch, 0, errstr, errstr_size);
-    ts_store_batch_clear(t->batch);
-    ts_cache_clear(t->cache);
+    /* The committed entries move to prev, readable until the write is
+     * done; the open transaction starts with an empty cache. */
+    spare = t->prev;
+    t->prev = t->cache;
+    t->cache = spare;
+    t->prev_live = 1;
+    if (!ts_task_writer_submit(t)) {
+        err = ts_store_write(t->store, t->batch, 0, errstr, errstr_size);
+        ts_cache_clear(t->prev);
+        t->prev_live = 0;
+    }
+done:
     /* Kafka has committed: even if RocksDB failed, the committed position is
      * the new one (the changelog tail replays what RocksDB missed). */
     t->committed_st = t->stream_time;
@@ -630,11 +836,17 @@ ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_
 
 ts_err ts_task_abort(ts_task *t, char *errstr, size_t errstr_size)
 {
+    ts_err err = ts_task_wait_write(t, errstr, errstr_size);
+
     ts_cache_clear(t->cache);
     t->stream_time = t->emitted_st = t->committed_st;
     t->next_offset = t->committed_offset;
     t->expire_before = t->committed_expire_before;
     t->dirty = 0;
+    if (err) { /* the caller loads the task again */
+        ts_task_forget_write(t);
+        return err;
+    }
     return ts_task_rebuild(t, errstr, errstr_size);
 }
 

@@ -12,15 +12,24 @@
  *   - the open transaction: the write cache (ts_cache) and the stream time;
  *   - Kafka: the changelog records and the committed offsets (with the
  *     stream time in their metadata), written in the same transaction;
- *   - RocksDB (ts_store), updated by ts_task_committed only after Kafka has
- *     committed, with the metadata of what it reflects.
+ *   - RocksDB (ts_store), updated only after Kafka has committed, with the
+ *     metadata of what it reflects: ts_task_committed hands the commit's
+ *     changed keys to the task's writer thread and returns; until the
+ *     write is done its keys are read from memory, and whatever iterates
+ *     the store (a window closing or expiring, an abort, a load) waits
+ *     for it. A failed write is reported by the next call that needs the
+ *     store (TS_ERR_ABORTABLE from process, advance or flush; an error from
+ *     ts_task_committed or ts_task_abort): the caller aborts, and loads the
+ *     task again from its store and changelog.
  * ts_task_abort forgets the first and keeps the others, so RocksDB is never
  * ahead of Kafka.
  *
  * Output goes through a ts_task_sink so that the task knows nothing of the
  * Kafka clients (the processor produces; unit tests collect).
  *
- * Thread: one thread (the processor loop). Errors: TS_ERR_STORE from RocksDB,
+ * Thread: one thread (the processor loop), plus the task's own writer
+ * thread, which touches only the store and the batch it was handed.
+ * Errors: TS_ERR_STORE from RocksDB,
  * TS_ERR_NOMEM, or whatever a sink callback returned; after an error the open
  * transaction must be aborted (ts_task_abort).
  */
@@ -75,8 +84,13 @@ typedef enum ts_task_result {
 ts_err ts_task_open(const ts_task_config *cfg, const char *dir, int32_t partition,
                     const ts_store_options *store_opts, const ts_task_sink *sink, ts_task **out,
                     char *errstr, size_t errstr_size);
-/* Close the store (without writing anything) and free; NULL ok. */
+/* Finish the store write in flight, close the store and free; NULL ok. */
 void ts_task_close(ts_task *t);
+
+/* Wait until the store reflects every commit handed to it (before reading
+ * the store from outside the task). TS_ERR_ABORTABLE if a write failed: the
+ * store then lacks a commit (ts_task_load or ts_task_abort clears this). */
+ts_err ts_task_sync(ts_task *t, char *errstr, size_t errstr_size);
 
 const char *ts_task_id(const ts_task *t); /* "1_<partition>" */
 int32_t ts_task_partition(const ts_task *t);
@@ -117,7 +131,9 @@ void ts_task_skip(ts_task *t, int64_t offset);
 ts_err ts_task_flush(ts_task *t, char *errstr, size_t errstr_size);
 
 /* The transaction committed. changelog_next: the offset after the last
- * changelog record of the transaction (-1: none written). Writes RocksDB. */
+ * changelog record of the transaction (-1: none written). Starts the
+ * RocksDB write (see above); an error means the store missed a commit,
+ * this one or an earlier one, and the task must be loaded again. */
 ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_t errstr_size);
 
 /* The transaction was aborted: back to the last committed state. */

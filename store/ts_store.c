@@ -399,6 +399,18 @@ void ts_store_iter_seek(ts_store_iter *it, int64_t window_start)
     rocksdb_iter_seek(it->it, (const char *)p, sizeof(p));
 }
 
+void ts_store_iter_seek_last(ts_store_iter *it)
+{
+    /* the upper bound ends the window keys; below them is the metadata */
+    rocksdb_iter_seek_to_last(it->it);
+    if (rocksdb_iter_valid(it->it)) {
+        size_t klen;
+        const char *k = rocksdb_iter_key(it->it, &klen);
+        if (klen < TS_KEY_WINDOW_PREFIX || (unsigned char)k[0] != TS_KEY_WINDOW)
+            rocksdb_iter_seek(it->it, (const char *)it->upper, 1); /* past the end */
+    }
+}
+
 int ts_store_iter_valid(ts_store_iter *it)
 {
     return rocksdb_iter_valid(it->it);

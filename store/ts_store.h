@@ -93,6 +93,8 @@ ts_store_iter *ts_store_iter_new(ts_store *s);
 void ts_store_iter_destroy(ts_store_iter *it);
 /* Position at the first entry whose window start is >= window_start. */
 void ts_store_iter_seek(ts_store_iter *it, int64_t window_start);
+/* Position at the last window entry (not valid when there is none). */
+void ts_store_iter_seek_last(ts_store_iter *it);
 int ts_store_iter_valid(ts_store_iter *it);
 void ts_store_iter_next(ts_store_iter *it);
 /* The current entry; *tag points into the iterator (valid until it moves).
