@@ -2,10 +2,10 @@
 #include "ts_buf.h"
 #include "ts_cache.h"
 #include "ts_keys.h"
+#include "ts_store_writer.h"
 #include "ts_window.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,25 +21,15 @@ typedef struct ts_emit_item {
 } ts_emit_item;
 
 /*
- * The store write of a commit runs on the task's writer thread while the
- * loop goes on with the next transaction. The write reads `batch`; the
- * committed entries it holds stay readable in `prev` until it is done, so
- * a lookup finds them there, and whatever iterates the store waits for it
- * first (ts_task_wait_write). A failed write is reported once, by the next
- * call that needs the store (write_err): the task must then be aborted
- * or loaded again; its store lacks a commit that the changelog has.
+ * The store write of a commit runs on the process's writer thread
+ * (ts_store_writer) while the loop goes on with the next transaction. The
+ * write reads `batch`; the committed entries it holds stay readable in
+ * `prev` until it is done, so a lookup finds them there, and whatever
+ * iterates the store waits for it first (ts_task_wait_write). A failed
+ * write is reported once, by the next call that needs the store
+ * (write_err): the task must then be aborted or loaded again; its store
+ * lacks a commit that the changelog has.
  */
-typedef struct ts_task_writer {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int started; /* th runs; mu and cv are initialized */
-    int pending; /* batch is submitted and not written yet */
-    int quit;
-    ts_err err; /* the last write's outcome */
-    char errstr[256];
-} ts_task_writer;
-
 struct ts_task {
     ts_task_config cfg;
     int32_t partition;
@@ -49,7 +39,7 @@ struct ts_task {
     ts_cache *prev; /* the last commit's entries, while its store write runs */
     int prev_live;
     ts_store_batch *batch;
-    ts_task_writer w;
+    ts_store_write_job job;
     ts_err write_err; /* a failed store write, not reported yet */
     char write_errstr[256];
     ts_task_sink sink;
@@ -120,74 +110,17 @@ ts_err ts_task_open(const ts_task_config *cfg, const char *dir, int32_t partitio
     return TS_OK;
 }
 
-/* ---- the writer thread ---- */
-
-static void *ts_task_writer_main(void *arg)
-{
-    ts_task *t = arg;
-    char why[256];
-
-    pthread_mutex_lock(&t->w.mu);
-    for (;;) {
-        ts_err err;
-        while (!t->w.pending && !t->w.quit)
-            pthread_cond_wait(&t->w.cv, &t->w.mu);
-        if (!t->w.pending)
-            break;
-        pthread_mutex_unlock(&t->w.mu);
-        why[0] = '\0';
-        err = ts_store_write(t->store, t->batch, 0, why, sizeof(why));
-        pthread_mutex_lock(&t->w.mu);
-        t->w.err = err;
-        snprintf(t->w.errstr, sizeof(t->w.errstr), "%s", why);
-        t->w.pending = 0;
-        pthread_cond_broadcast(&t->w.cv);
-    }
-    pthread_mutex_unlock(&t->w.mu);
-    return NULL;
-}
-
-/* Hand the batch to the writer thread (started on first use); 0 if there
- * is no thread to be had, and the caller writes it itself. */
-static int ts_task_writer_submit(ts_task *t)
-{
-    if (!t->w.started) {
-        if (pthread_mutex_init(&t->w.mu, NULL))
-            return 0;
-        if (pthread_cond_init(&t->w.cv, NULL)) {
-            pthread_mutex_destroy(&t->w.mu);
-            return 0;
-        }
-        if (pthread_create(&t->w.th, NULL, ts_task_writer_main, t)) {
-            pthread_cond_destroy(&t->w.cv);
-            pthread_mutex_destroy(&t->w.mu);
-            return 0;
-        }
-        t->w.started = 1;
-    }
-    pthread_mutex_lock(&t->w.mu);
-    t->w.pending = 1;
-    pthread_cond_signal(&t->w.cv);
-    pthread_mutex_unlock(&t->w.mu);
-    return 1;
-}
+/* ---- the store write of the last commit ---- */
 
 /* Wait for the store write in flight, if any. Written: the entries it held
  * are in the store and leave prev. Failed: they stay (lookups still need
  * them) and write_err says so. Returns write_err. */
 static ts_err ts_task_wait_write(ts_task *t, char *errstr, size_t errstr_size)
 {
-    if (t->w.started) {
-        pthread_mutex_lock(&t->w.mu);
-        while (t->w.pending)
-            pthread_cond_wait(&t->w.cv, &t->w.mu);
-        if (t->w.err && !t->write_err) {
-            t->write_err = t->w.err;
-            snprintf(t->write_errstr, sizeof(t->write_errstr), "%s", t->w.errstr);
-        }
-        t->w.err = TS_OK;
-        pthread_mutex_unlock(&t->w.mu);
-    }
+    ts_err err = ts_store_write_wait(&t->job, t->write_errstr, sizeof(t->write_errstr));
+
+    if (err && !t->write_err)
+        t->write_err = err;
     if (t->write_err)
         return ts_seterr(TS_ERR_ABORTABLE, errstr, errstr_size,
                          "task %s: the store write of a commit failed: %s", t->id, t->write_errstr);
@@ -216,15 +149,7 @@ void ts_task_close(ts_task *t)
 {
     if (!t)
         return;
-    if (t->w.started) {
-        pthread_mutex_lock(&t->w.mu);
-        t->w.quit = 1;
-        pthread_cond_signal(&t->w.cv);
-        pthread_mutex_unlock(&t->w.mu);
-        pthread_join(t->w.th, NULL); /* it finishes the write in flight first */
-        pthread_cond_destroy(&t->w.cv);
-        pthread_mutex_destroy(&t->w.mu);
-    }
+    ts_store_write_wait(&t->job, NULL, 0); /* the store outlives its write */
     ts_store_close(t->store);
     ts_cache_destroy(t->cache);
     ts_cache_destroy(t->prev);
@@ -819,7 +744,7 @@ ts_err ts_task_committed(ts_task *t, int64_t changelog_next, char *errstr, size_
     t->prev = t->cache;
     t->cache = spare;
     t->prev_live = 1;
-    if (!ts_task_writer_submit(t)) {
+    if (!ts_store_write_start(&t->job, t->store, t->batch)) {
         err = ts_store_write(t->store, t->batch, 0, errstr, errstr_size);
         ts_cache_clear(t->prev);
         t->prev_live = 0;

@@ -14,7 +14,7 @@
  *     stream time in their metadata), written in the same transaction;
  *   - RocksDB (ts_store), updated only after Kafka has committed, with the
  *     metadata of what it reflects: ts_task_committed hands the commit's
- *     changed keys to the task's writer thread and returns; until the
+ *     changed keys to the store writer thread and returns; until the
  *     write is done its keys are read from memory, and whatever iterates
  *     the store (a window closing or expiring, an abort, a load) waits
  *     for it. A failed write is reported by the next call that needs the
@@ -27,8 +27,9 @@
  * Output goes through a ts_task_sink so that the task knows nothing of the
  * Kafka clients (the processor produces; unit tests collect).
  *
- * Thread: one thread (the processor loop), plus the task's own writer
- * thread, which touches only the store and the batch it was handed.
+ * Thread: one thread (the processor loop), plus the process's store writer
+ * (ts_store_writer), which touches only the store and the batch it was
+ * handed.
  * Errors: TS_ERR_STORE from RocksDB,
  * TS_ERR_NOMEM, or whatever a sink callback returned; after an error the open
  * transaction must be aborted (ts_task_abort).
