@@ -133,6 +133,11 @@ struct ts_processor {
     rd_kafka_t *consumer;
     rd_kafka_queue_t *cq; /* the consumer's queue: input records and events */
     rd_kafka_queue_t *rq; /* the repartition topic's records (ts_proc_rq_forward) */
+    /* rq went from empty to not empty since the loop last found it empty
+     * (set by ts_proc_rq_ready); rq_draining: the loop is taking its
+     * records. rq is polled only then, and once every turn. */
+    atomic_int rq_signal;
+    int rq_draining;
     int nudge;            /* librdkafka before 2.1: ts_proc_nudge */
     int nudge_committed;  /* a commit since the last repartition nudge */
     int64_t nudged_ms;

@@ -54,6 +54,7 @@ void ts_proc_rq_ready(rd_kafka_t *rk, void *opaque)
     ts_processor *p = opaque;
 
     (void)rk;
+    atomic_store(&p->rq_signal, 1);
     rd_kafka_queue_yield(p->cq);
 }
 
