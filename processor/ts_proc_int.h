@@ -138,8 +138,8 @@ struct ts_processor {
      * records. rq is polled only then, and once every turn. */
     atomic_int rq_signal;
     int rq_draining;
-    int nudge;            /* librdkafka before 2.1: ts_proc_nudge */
-    int nudge_committed;  /* a commit since the last repartition nudge */
+    int nudge;           /* librdkafka before 2.1: ts_proc_nudge */
+    int nudge_committed; /* a commit since the last repartition nudge */
     int64_t nudged_ms;
     int32_t nudge_next;
     rd_kafka_queue_t *admin_q;
