@@ -1,4 +1,5 @@
 #include "ts_restore.h"
+#include "ts_store_writer.h"
 #include "ts_buf.h"
 #include "ts_clock.h"
 #include "ts_kafka.h"
@@ -24,7 +25,8 @@ typedef struct ts_restore_rec {
 #define TS_RESTORE_POLL_BATCH 512
 /* A run is written when it holds restore.batch.records records, or its
  * share of this many bytes of keys and values: the restorer's memory is
- * bounded (arenas plus indexes take about 1.5 times this) whatever the
+ * bounded (arenas plus indexes take about 1.5 times this, twice over: a
+ * partition fills one run while the one before is written) whatever the
  * number of partitions restored at once. The larger the runs, the fewer
  * and less overlapping the SST files, and the less compaction follows. */
 #define TS_RESTORE_BUDGET_BYTES ((size_t)24 << 20)
@@ -35,13 +37,25 @@ typedef struct ts_restore_rec {
  * which costs less than a file for a few records. */
 #define TS_RESTORE_BULK_MIN 4096
 
-typedef struct ts_restore_part {
-    int32_t partition;
+/* One run: records gathered in changelog order, then sorted and written.
+ * A partition has two: one being filled while the other is written on the
+ * store writer thread (ts_store_writer), so that reading the changelog and
+ * sorting and writing runs go on side by side. Allocated apart from the
+ * partition (whose array moves) because the writer holds on to it. */
+typedef struct ts_restore_run {
     ts_store *store;
     ts_store_batch *batch;
     ts_buf arena;
     ts_restore_rec *recs;
     size_t nrecs, recs_cap;
+    ts_store_write_job job;
+} ts_restore_run;
+
+typedef struct ts_restore_part {
+    int32_t partition;
+    ts_store *store;
+    ts_restore_run *run;     /* being filled */
+    ts_restore_run *written; /* handed to the writer, or idle */
     ts_restore_progress p;
     int eof;
 } ts_restore_part;
@@ -137,11 +151,37 @@ ts_err ts_restore_new(const ts_conf *conf, const char *bootstrap, const char *to
     return TS_OK;
 }
 
+static void ts_restore_run_free(ts_restore_run *run)
+{
+    if (!run)
+        return;
+    ts_store_write_wait(&run->job, NULL, 0);
+    ts_buf_free(&run->arena);
+    free(run->recs);
+    ts_store_batch_destroy(run->batch);
+    free(run);
+}
+
+static ts_restore_run *ts_restore_run_new(ts_store *store)
+{
+    ts_restore_run *run = calloc(1, sizeof(*run));
+
+    if (!run)
+        return NULL;
+    run->store = store;
+    ts_buf_init(&run->arena, 0);
+    run->batch = ts_store_batch_new();
+    if (!run->batch) {
+        free(run);
+        return NULL;
+    }
+    return run;
+}
+
 static void ts_restore_part_free(ts_restore_part *p)
 {
-    ts_buf_free(&p->arena);
-    free(p->recs);
-    ts_store_batch_destroy(p->batch);
+    ts_restore_run_free(p->written); /* waits for its write */
+    ts_restore_run_free(p->run);
 }
 
 void ts_restore_destroy(ts_restore *r)
@@ -211,10 +251,12 @@ ts_err ts_restore_add(ts_restore *r, int32_t partition, ts_store *store, int64_t
     memset(p, 0, sizeof(*p));
     p->partition = partition;
     p->store = store;
-    ts_buf_init(&p->arena, 0);
-    p->batch = ts_store_batch_new();
-    if (!p->batch)
+    p->run = ts_restore_run_new(store);
+    p->written = ts_restore_run_new(store);
+    if (!p->run || !p->written) {
+        ts_restore_part_free(p);
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    }
     p->p.start = p->p.position = from;
     p->p.end = end;
     p->p.started_ms = ts_mono_ms();
@@ -270,7 +312,7 @@ static ts_err ts_restore_assign(ts_restore *r, char *errstr, size_t errstr_size)
     return TS_OK;
 }
 
-static void ts_restore_rec_key(const ts_restore_part *p, const ts_restore_rec *r,
+static void ts_restore_rec_key(const ts_restore_run *p, const ts_restore_rec *r,
                                const unsigned char **key, uint32_t *klen, const unsigned char **val,
                                uint32_t *vlen)
 {
@@ -388,7 +430,7 @@ static void ts_restore_sort(const char *arena, ts_restore_rec *a, size_t n, int 
     }
 }
 
-static int ts_restore_same_key(const ts_restore_part *p, const ts_restore_rec *x,
+static int ts_restore_same_key(const ts_restore_run *p, const ts_restore_rec *x,
                                const ts_restore_rec *y)
 {
     const unsigned char *kx, *ky, *v;
@@ -405,7 +447,7 @@ static int ts_restore_same_key(const ts_restore_part *p, const ts_restore_rec *x
  * so the state after it is the state after applying the records one by one
  * in changelog order. A long run is bulk-loaded (one SST file ingested), a
  * short one written as a batch. Empties the run either way. */
-static ts_err ts_restore_write(ts_restore_part *p, char *errstr, size_t errstr_size)
+static ts_err ts_restore_write(ts_restore_run *p, char *errstr, size_t errstr_size)
 {
     ts_store_bulk *bulk = NULL;
     ts_err err = TS_OK;
@@ -444,6 +486,38 @@ done:
     p->nrecs = 0;
     ts_buf_reset(&p->arena);
     return err;
+}
+
+/* ts_restore_write on the writer thread. */
+static ts_err ts_restore_write_job(void *arg, char *errstr, size_t errstr_size)
+{
+    return ts_restore_write(arg, errstr, errstr_size);
+}
+
+/* The run being filled is full: wait for the write of the one before (runs
+ * of a partition reach the store in changelog order), then hand this one
+ * to the writer and fill the other. */
+static ts_err ts_restore_run_full(ts_restore_part *p, char *errstr, size_t errstr_size)
+{
+    ts_restore_run *full = p->run;
+    ts_err err = ts_store_write_wait(&p->written->job, errstr, errstr_size);
+
+    if (err)
+        return err;
+    p->run = p->written;
+    p->written = full;
+    if (!ts_store_work_start(&full->job, ts_restore_write_job, full))
+        return ts_restore_write(full, errstr, errstr_size); /* no thread: in turn */
+    return TS_OK;
+}
+
+/* The partition is read to its end: its last run written, after the
+ * others. */
+static ts_err ts_restore_finish(ts_restore_part *p, char *errstr, size_t errstr_size)
+{
+    ts_err err = ts_store_write_wait(&p->written->job, errstr, errstr_size);
+
+    return err ? err : ts_restore_write(p->run, errstr, errstr_size);
 }
 
 static uint64_t ts_restore_be_prefix(const unsigned char *k, size_t n)
@@ -521,6 +595,7 @@ static ts_restore_verdict ts_restore_check(ts_restore *r, ts_restore_part *p,
 static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka_message_t *m,
                                char *errstr, size_t errstr_size)
 {
+    ts_restore_run *run = p->run;
     ts_restore_rec *grown, *rec;
     ts_restore_verdict v;
     uint32_t hdr[2];
@@ -531,29 +606,29 @@ static ts_err ts_restore_apply(ts_restore *r, ts_restore_part *p, const rd_kafka
     if (v == TS_RESTORE_SKIP)
         return TS_OK;
     del = v == TS_RESTORE_DELETE || !m->payload;
-    grown = ts_grow(p->recs, p->nrecs, &p->recs_cap, sizeof(*p->recs), 1024);
+    grown = ts_grow(run->recs, run->nrecs, &run->recs_cap, sizeof(*run->recs), 1024);
     if (!grown)
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
-    p->recs = grown;
-    rec = &p->recs[p->nrecs];
-    rec->off = p->arena.len;
+    run->recs = grown;
+    rec = &run->recs[run->nrecs];
+    rec->off = run->arena.len;
     rec->k0 = ts_restore_be_prefix((const unsigned char *)m->key + 1, m->key_len - 1);
     rec->k1 = m->key_len > 9
                   ? ts_restore_be_prefix((const unsigned char *)m->key + 9, m->key_len - 9)
                   : 0;
     hdr[0] = (uint32_t)m->key_len;
     hdr[1] = del ? TS_RESTORE_TOMBSTONE : (uint32_t)m->len;
-    ts_buf_append(&p->arena, hdr, sizeof(hdr));
-    ts_buf_append(&p->arena, m->key, m->key_len);
-    if (!del && ts_buf_append(&p->arena, m->payload, m->len))
+    ts_buf_append(&run->arena, hdr, sizeof(hdr));
+    ts_buf_append(&run->arena, m->key, m->key_len);
+    if (!del && ts_buf_append(&run->arena, m->payload, m->len))
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
-    if (ts_buf_status(&p->arena))
+    if (ts_buf_status(&run->arena))
         return ts_seterr(TS_ERR_NOMEM, errstr, errstr_size, "out of memory");
-    p->nrecs++;
+    run->nrecs++;
     if (v == TS_RESTORE_GOOD)
         p->p.records++; /* a bad record is counted in p->p.bad */
-    if (p->nrecs >= (size_t)r->batch_records || p->arena.len >= ts_restore_run_bytes(r))
-        return ts_restore_write(p, errstr, errstr_size);
+    if (run->nrecs >= (size_t)r->batch_records || run->arena.len >= ts_restore_run_bytes(r))
+        return ts_restore_run_full(p, errstr, errstr_size);
     return TS_OK;
 }
 
@@ -613,7 +688,7 @@ ts_err ts_restore_step(ts_restore *r, int budget_ms, ts_restore_done *done, size
             i++;
             continue;
         }
-        err = ts_restore_write(p, errstr, errstr_size);
+        err = ts_restore_finish(p, errstr, errstr_size);
         if (!err)
             err = ts_store_flush(p->store, errstr, errstr_size);
         if (err) {

@@ -25,7 +25,8 @@ static void *ts_writer_main(void *arg)
         if (!ts_writer_head)
             ts_writer_tail = NULL;
         pthread_mutex_unlock(&ts_writer_mu);
-        err = ts_store_write(job->store, job->batch, 0, why, sizeof(why));
+        err = job->fn ? job->fn(job->arg, why, sizeof(why))
+                      : ts_store_write(job->store, job->batch, 0, why, sizeof(why));
         pthread_mutex_lock(&ts_writer_mu);
         job->err = err;
         snprintf(job->errstr, sizeof(job->errstr), "%s", why);
@@ -35,7 +36,7 @@ static void *ts_writer_main(void *arg)
     return NULL;
 }
 
-int ts_store_write_start(ts_store_write_job *job, ts_store *s, ts_store_batch *b)
+static int ts_writer_queue(ts_store_write_job *job)
 {
     pthread_mutex_lock(&ts_writer_mu);
     if (!ts_writer_running) {
@@ -47,8 +48,6 @@ int ts_store_write_start(ts_store_write_job *job, ts_store *s, ts_store_batch *b
         pthread_detach(th);
         ts_writer_running = 1;
     }
-    job->store = s;
-    job->batch = b;
     job->pending = job->started = 1;
     job->err = TS_OK;
     job->errstr[0] = '\0';
@@ -61,6 +60,25 @@ int ts_store_write_start(ts_store_write_job *job, ts_store *s, ts_store_batch *b
     pthread_cond_signal(&ts_writer_work);
     pthread_mutex_unlock(&ts_writer_mu);
     return 1;
+}
+
+int ts_store_write_start(ts_store_write_job *job, ts_store *s, ts_store_batch *b)
+{
+    job->store = s;
+    job->batch = b;
+    job->fn = NULL;
+    job->arg = NULL;
+    return ts_writer_queue(job);
+}
+
+int ts_store_work_start(ts_store_write_job *job,
+                        ts_err (*fn)(void *arg, char *errstr, size_t errstr_size), void *arg)
+{
+    job->store = NULL;
+    job->batch = NULL;
+    job->fn = fn;
+    job->arg = arg;
+    return ts_writer_queue(job);
 }
 
 ts_err ts_store_write_wait(ts_store_write_job *job, char *errstr, size_t errstr_size)

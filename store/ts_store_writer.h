@@ -21,6 +21,8 @@ typedef struct ts_store_write_job {
     /* all private */
     ts_store *store;
     ts_store_batch *batch;
+    ts_err (*fn)(void *arg, char *errstr, size_t errstr_size); /* or this instead */
+    void *arg;
     int pending; /* started and not written yet */
     int started; /* started and not waited for yet */
     ts_err err;
@@ -31,6 +33,11 @@ typedef struct ts_store_write_job {
 /* Write b into s on the writer thread. 0 when no thread can be had:
  * nothing was started and the caller writes the batch itself. */
 int ts_store_write_start(ts_store_write_job *job, ts_store *s, ts_store_batch *b);
+
+/* Run fn(arg) on the writer thread instead (a write of the caller's own,
+ * such as a restore's sorted run); the same rules as for a batch. */
+int ts_store_work_start(ts_store_write_job *job,
+                        ts_err (*fn)(void *arg, char *errstr, size_t errstr_size), void *arg);
 
 /* Wait until the job's batch is written; its outcome (errstr says why it
  * failed). TS_OK at once for a job not started or already waited for. */
