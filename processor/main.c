@@ -14,9 +14,11 @@
 #include "ts_proc_config.h"
 #include "ts_processor.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static volatile sig_atomic_t stop;
@@ -99,6 +101,16 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int help = 0, rc = 0, iam_check = 0;
     ts_err e;
+
+    /* One malloc arena for the process, set before any thread starts:
+     * glibc gives a thread that allocates an arena of its own, and the
+     * memory freed in each stays resident. On the 1 M-record benchmark
+     * peak RSS went from 64-71 to 57-63 MiB with the rate and the CPU
+     * unchanged (docs/PERFORMANCE.md). MALLOC_ARENA_MAX, if set, wins. */
+#ifdef M_ARENA_MAX
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, 1);
+#endif
 
     if (argc == 2 && !strcmp(argv[1], "--help-markdown")) {
         ts_conf_print_markdown(ts_proc_config_props, stdout);
