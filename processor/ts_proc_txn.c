@@ -14,9 +14,10 @@
  *      call is two round trips to the coordinators that the flush's
  *      produce calls need not wait for); both end before step 3;
  *   3. commit_transaction;
- *   4. only then each task writes its changed keys to RocksDB, with the
- *      changelog offset (from the delivery reports), input offset and stream
- *      time they reflect.
+ *   4. only then each task hands its changed keys, with the changelog
+ *      offset (from the delivery reports), input offset and stream time
+ *      they reflect, to the store writer thread (ts_task_committed); the
+ *      loop goes on while RocksDB is written.
  *
  * Invariants:
  *   - a store is never ahead of Kafka: nothing reaches RocksDB before the
