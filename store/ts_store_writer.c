@@ -25,8 +25,7 @@ static void *ts_writer_main(void *arg)
         if (!ts_writer_head)
             ts_writer_tail = NULL;
         pthread_mutex_unlock(&ts_writer_mu);
-        err = job->fn ? job->fn(job->arg, why, sizeof(why))
-                      : ts_store_write(job->store, job->batch, 0, why, sizeof(why));
+        err = job->fn(job->arg, why, sizeof(why));
         pthread_mutex_lock(&ts_writer_mu);
         job->err = err;
         snprintf(job->errstr, sizeof(job->errstr), "%s", why);
@@ -62,23 +61,28 @@ static int ts_writer_queue(ts_store_write_job *job)
     return 1;
 }
 
+int ts_store_work_start(ts_store_write_job *job,
+                        ts_err (*fn)(void *arg, char *errstr, size_t errstr_size), void *arg)
+{
+    job->fn = fn;
+    job->arg = arg;
+    return ts_writer_queue(job);
+}
+
+/* A batch write is work like any other: the job carries its store and
+ * batch. */
+static ts_err ts_writer_write_batch(void *arg, char *errstr, size_t errstr_size)
+{
+    ts_store_write_job *job = arg;
+
+    return ts_store_write(job->store, job->batch, 0, errstr, errstr_size);
+}
+
 int ts_store_write_start(ts_store_write_job *job, ts_store *s, ts_store_batch *b)
 {
     job->store = s;
     job->batch = b;
-    job->fn = NULL;
-    job->arg = NULL;
-    return ts_writer_queue(job);
-}
-
-int ts_store_work_start(ts_store_write_job *job,
-                        ts_err (*fn)(void *arg, char *errstr, size_t errstr_size), void *arg)
-{
-    job->store = NULL;
-    job->batch = NULL;
-    job->fn = fn;
-    job->arg = arg;
-    return ts_writer_queue(job);
+    return ts_store_work_start(job, ts_writer_write_batch, job);
 }
 
 ts_err ts_store_write_wait(ts_store_write_job *job, char *errstr, size_t errstr_size)

@@ -19,10 +19,10 @@
 
 typedef struct ts_store_write_job {
     /* all private */
-    ts_store *store;
-    ts_store_batch *batch;
-    ts_err (*fn)(void *arg, char *errstr, size_t errstr_size); /* or this instead */
+    ts_err (*fn)(void *arg, char *errstr, size_t errstr_size); /* the work */
     void *arg;
+    ts_store *store; /* ts_store_write_start's */
+    ts_store_batch *batch;
     int pending; /* started and not written yet */
     int started; /* started and not waited for yet */
     ts_err err;
